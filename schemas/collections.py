@@ -1,0 +1,62 @@
+from marshmallow import Schema, ValidationError, fields, validates_schema
+
+from .common import MAX_MEMBERS_PER_REQUEST, Name, NodeIds, PageArgs, PageSchema, QueryBoolean, Timestamp, UniqueStrings
+
+
+class CollectionCreate(Schema):
+    name = Name(required=True)
+    dataset = Name(allow_none=True)
+    members = NodeIds()
+
+
+class CollectionUpdate(Schema):
+    """PATCH: `name` renames; `dataset` moves it to a dataset of the project, or null: standalone."""
+    name = Name()
+    dataset = Name(allow_none=True)
+
+
+class MembersChange(Schema):
+    add = NodeIds(load_default=list)
+    remove = NodeIds(load_default=list)
+
+    @validates_schema
+    def check_change(self, data, **kwargs):
+        if len(data["add"]) + len(data["remove"]) > MAX_MEMBERS_PER_REQUEST:
+            raise ValidationError(f"At most {MAX_MEMBERS_PER_REQUEST} node IDs in add and remove together.",
+                                  "_schema")
+        both = set(data["add"]).intersection(data["remove"])
+        if both:
+            raise ValidationError(f"Node IDs in both add and remove: {sorted(both)[:5]}.", "_schema")
+
+
+class CollectionListArgs(PageArgs):
+    dataset = Name()
+    standalone = QueryBoolean()
+
+    @validates_schema
+    def one_filter(self, data, **kwargs):
+        if "dataset" in data and data.get("standalone"):
+            raise ValidationError("Give either dataset or standalone=true, not both.", "_schema")
+
+
+class Collection(Schema):
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    projectId = fields.String(attribute="project_id", required=True)
+    dataset = fields.String(attribute="dataset_name", allow_none=True, required=True)
+    memberCount = fields.Integer(attribute="member_count", required=True)
+    createdAt = Timestamp(attribute="created_at", required=True)
+    updatedAt = Timestamp(attribute="updated_at", required=True)
+
+
+class CollectionDetail(Collection):
+    members = UniqueStrings(fields.String(), required=True)
+
+
+collection_create_schema = CollectionCreate()
+collection_update_schema = CollectionUpdate()
+members_change_schema = MembersChange()
+collection_list_args_schema = CollectionListArgs()
+collection_schema = Collection()
+collection_detail_schema = CollectionDetail()
+CollectionPage = PageSchema("collections", Collection)

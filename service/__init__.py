@@ -1,0 +1,91 @@
+"""Dataset registry: namespaces › projects › datasets and collections of node IDs."""
+import re
+import uuid
+
+import click
+from flask import Flask, g, request
+from werkzeug.routing import BaseConverter, ValidationError
+
+from . import auth, config as settings, db, errors
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class SlugConverter(BaseConverter):
+    """A namespace or project slug; anything else matches no route (404, no database work)."""
+    regex = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+
+
+class NameConverter(BaseConverter):
+    """A dataset or collection name; a name that breaks the field rules cannot exist."""
+
+    def to_python(self, value):
+        from schemas.common import is_valid_name
+
+        if not is_valid_name(value):
+            raise ValidationError()
+        return value
+
+
+def create_app(config=None):
+    """The application: settings from the environment, then from `config`."""
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(settings.from_env())
+    app.config.update(config or {})
+    settings.finalize(app.config, app.instance_path)
+    app.json.sort_keys = False
+    app.json.compact = True
+    app.url_map.converters.update(slug=SlugConverter, name=NameConverter)
+    app.url_map.strict_slashes = False
+
+    errors.register(app)
+    db.init_app(app)
+    auth.init_app(app)
+    from .api import register
+
+    register(app)
+    _observability(app)
+    _commands(app)
+    db.ensure_schema(app)
+    return app
+
+
+def _observability(app):
+    @app.before_request
+    def request_id():
+        given = request.headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+    @app.before_request
+    def schema_ready():
+        if request.blueprint and request.blueprint.startswith("api") and not db.ensure_schema(app):
+            raise errors.APIError(503, "database_unavailable", "the database cannot be reached")
+
+    @app.after_request
+    def headers(response):
+        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+        if app.config["SERVER_TIMING"] and "db_queries" in g:
+            response.headers["Server-Timing"] = (
+                f'db;dur={g.db_seconds * 1000:.2f};desc="{g.db_queries} queries"')
+        return response
+
+
+def _commands(app):
+    @app.cli.command("migrate")
+    def migrate():
+        """Create the schema, or upgrade it to this version of the service."""
+        before, after = db.migrate()
+        click.echo(f"schema at version {after}" + (f" (was {before})" if before != after else ""))
+
+    @app.cli.command("mint-token")
+    @click.argument("subject")
+    @click.option("--namespace", "-n", "namespaces", multiple=True, required=True,
+                  help='A namespace slug the token may act in; "*" for all. Repeatable.')
+    @click.option("--expires-in", default=3600, show_default=True, help="Lifetime in seconds.")
+    def mint_token(subject, namespaces, expires_in):
+        """Print a token for SUBJECT, signed with this service's configuration."""
+        from datetime import timedelta
+
+        if app.config["JWT_ALGORITHM"] == "RS256" and not app.config.get("JWT_PRIVATE_KEY"):
+            raise click.ClickException("RS256 is configured: set JWT_PRIVATE_KEY to mint tokens")
+        click.echo(auth.mint_token(subject, namespaces, timedelta(seconds=expires_in)))

@@ -1,0 +1,111 @@
+"""The one error envelope, for every layer:
+{"error": {"code": ..., "message": ..., "fields": {...}}} with the contract's status."""
+import logging
+
+from flask import jsonify
+from marshmallow import ValidationError
+from peewee import DatabaseError, IntegrityError, InterfaceError, OperationalError
+from playhouse.pool import MaxConnectionsExceeded
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+_HTTP_CODES = {
+    400: "invalid_json",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    503: "database_unavailable",
+}
+_HTTP_MESSAGES = {
+    404: "not found",
+    405: "method not allowed",
+    413: "request body too large",
+    415: "the body must be JSON (Content-Type: application/json)",
+}
+
+
+class APIError(Exception):
+    """A domain error answered as-is: APIError(404, "not_found", "dataset 'x' not found")."""
+
+    def __init__(self, status, code, message, fields=None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.fields = status, code, message, fields
+
+
+def not_found(what):
+    return APIError(404, "not_found", f"{what} not found")
+
+
+def conflict(what):
+    return APIError(409, "conflict", f"{what} already exists")
+
+
+def envelope(status, code, message, fields=None, headers=None):
+    error = {"code": code, "message": message}
+    if fields is not None:
+        error["fields"] = fields
+    response = jsonify({"error": error})
+    response.status_code = status
+    if headers:
+        response.headers.extend(headers)
+    return response
+
+
+def _flatten(messages):
+    """marshmallow's nested messages ({"tags": {0: [...]}}) as lists of strings per field."""
+    if isinstance(messages, dict):
+        out = []
+        for key, value in messages.items():
+            out.extend(f"{key}: {m}" for m in _flatten(value))
+        return out
+    if isinstance(messages, (list, tuple)):
+        return [m for item in messages for m in _flatten(item)]
+    return [str(messages)]
+
+
+def validation_fields(err):
+    messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
+    return {field: _flatten(value) for field, value in messages.items()}
+
+
+def register(app):
+    @app.errorhandler(APIError)
+    def api_error(e):
+        return envelope(e.status, e.code, e.message, e.fields)
+
+    @app.errorhandler(ValidationError)
+    def validation_error(e):
+        fields = validation_fields(e)
+        field, messages = next(iter(fields.items()))
+        return envelope(400, "validation_error", f"{field}: {messages[0]}", fields)
+
+    @app.errorhandler(HTTPException)
+    def http_error(e):
+        original = e.get_response()
+        headers = [(k, v) for k, v in original.headers.items() if k.lower() in ("allow", "retry-after")]
+        code = _HTTP_CODES.get(e.code, (e.name or "error").lower().replace(" ", "_"))
+        message = _HTTP_MESSAGES.get(e.code, e.description or e.name)
+        return envelope(e.code, code, message, headers=headers)
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(e):  # a uniqueness race lost in the database
+        return envelope(409, "conflict", "a live row with that name already exists")
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(MaxConnectionsExceeded)
+    def database_unavailable(e):
+        log.warning("database unavailable: %s", str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
+        return envelope(503, "database_unavailable", "the database cannot be reached; the request had no effect",
+                        headers=[("Retry-After", "1")])
+
+    @app.errorhandler(DatabaseError)
+    @app.errorhandler(Exception)
+    def internal_error(e):
+        log.exception("unhandled error")
+        return envelope(500, "internal_error", "internal error")
