@@ -12,15 +12,18 @@ from .db import db, is_postgres, transaction  # noqa: F401 (transaction: for han
 from .models import Collection, Dataset, Member, Namespace, Project, utcnow
 
 
-def _paginate(query, page, page_size, columns=(), joins=()):
+def _paginate(query, page, page_size, columns=(), joins=(), counted=None):
     """One page of `query` (ordered by creation, then id) and the total of all its rows,
-    in one statement: the count is a one-row subquery, and the page's rows are left-joined
-    to it, so that a page past the end still brings the true total. `columns` and `joins`
-    add to each row (left joins). Returns (rows, first_row); first_row.total is the total."""
+    in one statement: the count is a one-row subquery (`counted`, when a kept count can
+    stand for counting), and the page's rows are left-joined to it, so that a page past the
+    end still brings the true total. `columns` and `joins` add to each row (left joins).
+    Returns (rows, first_row); first_row.total is the total."""
     model = query.model
     ids = (query.select(model.id).order_by(model.created_at, model.id)
            .limit(page_size).offset((page - 1) * page_size))
-    counted = query.select(fn.COUNT(SQL("*")).alias("total")).order_by().alias("counted")
+    if counted is None:
+        counted = query.select(fn.COUNT(SQL("*")).alias("total")).order_by()
+    counted = counted.alias("counted")
     outer = (model.select(model, counted.c.total, *columns)
              .from_(counted)
              .join(model, JOIN.LEFT_OUTER, on=model.id.in_(ids)))
@@ -103,9 +106,12 @@ def list_datasets(project, page, page_size, tags=()):
     their total."""
     query = Dataset.select().where(Dataset.namespace == project.namespace_id,
                                    Dataset.project == project.id, _live(Dataset))
+    counted = None
     if tags:
         query = query.where(_has_tags(tags))
-    rows, first = _paginate(query, page, page_size)
+    else:  # the count the database keeps (see migrations): no counting of a large project
+        counted = Project.select(Project.dataset_count.alias("total")).where(Project.id == project.id)
+    rows, first = _paginate(query, page, page_size, counted=counted)
     return rows, first.total
 
 

@@ -13,7 +13,7 @@ log = logging.getLogger(__name__)
 db = DatabaseProxy()
 
 # Bumped by every schema change; service/migrations.py holds the steps.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA_LOCK_KEY = 0x7265_6769_7374  # "regist": one advisory lock for schema work
 
 

@@ -56,6 +56,9 @@ class Project(BaseModel):
     slug = TextField()
     name = TextField()
     description = TextField(null=True)
+    # Live datasets of the project, kept by database triggers (schema version 2): D2's total
+    # without counting a million rows.
+    dataset_count = IntegerField(default=0)
 
 
 class Dataset(BaseModel):
@@ -106,14 +109,16 @@ def _live(model):
 # Names of live rows are unique: the database decides, so a race gives 409, never 500.
 Namespace.add_index(Namespace.slug, unique=True, where=_live(Namespace))
 Project.add_index(Project.namespace, Project.slug, unique=True, where=_live(Project))
-Dataset.add_index(Dataset.project, Dataset.name, unique=True, where=_live(Dataset))
-Collection.add_index(Collection.project, Collection.name, unique=True, where=_live(Collection))
-# Every list is ordered by (created_at, id) under its filter.
+Dataset.add_index(Dataset.namespace, Dataset.project, Dataset.name, unique=True, where=_live(Dataset))
+Collection.add_index(Collection.namespace, Collection.project, Collection.name, unique=True, where=_live(Collection))
+# Every list is ordered by (created_at, id) under its filter; the indexes cover the filter.
 Namespace.add_index(Namespace.created_at, Namespace.id, where=_live(Namespace))
 Project.add_index(Project.namespace, Project.created_at, Project.id, where=_live(Project))
-Dataset.add_index(Dataset.project, Dataset.created_at, Dataset.id, where=_live(Dataset))
-Collection.add_index(Collection.project, Collection.created_at, Collection.id, where=_live(Collection))
-Collection.add_index(Collection.dataset, Collection.created_at, Collection.id, where=_live(Collection))
+Dataset.add_index(Dataset.namespace, Dataset.project, Dataset.created_at, Dataset.id, where=_live(Dataset))
+Collection.add_index(Collection.namespace, Collection.project, Collection.created_at, Collection.id,
+                     where=_live(Collection))
+Collection.add_index(Collection.namespace, Collection.dataset, Collection.created_at, Collection.id,
+                     where=_live(Collection))
 # Members in the order of first addition.
 Member.add_index(Member.collection, Member.position)
 

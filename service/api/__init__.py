@@ -7,10 +7,6 @@ from flask import Blueprint, request
 from .. import auth, data
 from ..errors import APIError, not_found
 
-api = Blueprint("api", __name__)
-api.before_request(auth.authenticate)
-
-
 def _reject_constant(name):
     raise ValueError(f"{name} is not JSON")
 
@@ -59,6 +55,8 @@ def find_project(slug, project_slug):
 def register(app):
     from . import collections, datasets, health, namespaces, projects
 
+    api = Blueprint("api", __name__)  # every endpoint under it needs a token
+    api.before_request(auth.authenticate)
     for module in (namespaces, projects, datasets, collections):
         api.register_blueprint(module.bp)
     app.register_blueprint(api)
