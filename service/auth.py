@@ -9,7 +9,7 @@ import jwt as pyjwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from flask import g
 from flask_jwt_extended import JWTManager, create_access_token, get_jwt, verify_jwt_in_request
-from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_jwt_extended.exceptions import JWTExtendedException, NoAuthorizationError
 
 from .config import ConfigError
 from .errors import APIError
@@ -55,7 +55,7 @@ def _reason(e):
         return "the token has expired"
     if isinstance(e, pyjwt.ImmatureSignatureError):
         return "the token is not valid yet"
-    if isinstance(e, JWTExtendedException) and "Missing" in str(e) and "Header" in str(e):
+    if isinstance(e, NoAuthorizationError):
         return "a bearer token is required (Authorization: Bearer <token>)"
     return "the token is invalid"
 
