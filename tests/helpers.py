@@ -49,3 +49,64 @@ DATASETS = f"{PROJECT}/datasets"
 COLLECTIONS = f"{PROJECT}/collections"
 
 
+# -- what the endpoint tests share ----------------------------------------------------------
+
+import json  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime, timedelta, timezone  # noqa: E402
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+URL_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def assert_timestamp(value):
+    """RFC 3339 in UTC with milliseconds and Z, and it is now (not local time, not 1970)."""
+    assert isinstance(value, str) and TIMESTAMP.match(value), value
+    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    assert abs(datetime.now(timezone.utc) - moment) < timedelta(minutes=5), value
+
+
+def assert_id(value):
+    assert isinstance(value, str) and URL_SAFE_ID.match(value), value
+
+
+def assert_error(response, status, code):
+    """The response is the contract's error envelope with this status and code; returns its
+    `error` object."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    assert error_code(response) == code, response.get_json()
+    return response.get_json()["error"]
+
+
+def ok(response, status=200):
+    """The JSON body of a response that must have succeeded with `status`."""
+    assert response.status_code == status, (response.status_code, response.get_data(as_text=True))
+    return response.get_json()
+
+
+def send_json(api, method, path, body):
+    """`body` sent as JSON text with every non-ASCII character escaped, so that lone
+    surrogates travel as `\\ud800` escapes exactly as a client would write them."""
+    return api.request(method, path, data=json.dumps(body), content_type="application/json")
+
+
+def create(api, path, body):
+    """POST a create body that must answer 201; returns the new row. The next row created
+    gets a later millisecond, so that lists (by creation time, then id) show creation order."""
+    row = ok(api.post(path, json=body), 201)
+    time.sleep(0.002)
+    return row
+
+
+def create_dataset(api, name, **fields):
+    return create(api, DATASETS, {"name": name, **fields})
+
+
+def create_collection(api, name, **fields):
+    return create(api, COLLECTIONS, {"name": name, **fields})
+
+
+def listed(api, path, key, **params):
+    """Every item of a list endpoint (first page of 200), and the envelope."""
+    body = ok(api.get(path, query_string={"pageSize": 200, **params}))
+    return body[key], body

@@ -1,0 +1,151 @@
+"""Pagination of every list endpoint (N2, P2, D2, C2): defaults, limits, bad values, order,
+and soft-deleted rows."""
+from dataclasses import dataclass
+from typing import Callable
+
+import pytest
+
+from helpers import COLLECTIONS, DATASETS, NS, create, ok
+from service.db import db
+from service.models import Collection, Dataset, Namespace, Project, utcnow
+
+
+@dataclass
+class Listing:
+    path: str
+    key: str
+    model: type
+    body: Callable[[int], dict]  # the create body of the i-th row
+    parents: tuple = ()  # what to create first: (path, body) pairs
+
+    def __str__(self):
+        return self.key
+
+
+LISTINGS = [
+    Listing("/namespaces", "namespaces", Namespace, lambda i: {"slug": f"ns-{i}"}),
+    Listing(f"{NS}/projects", "projects", Project, lambda i: {"slug": f"project-{i}"},
+            (("/namespaces", {"slug": "acme"}),)),
+    Listing(DATASETS, "datasets", Dataset, lambda i: {"name": f"dataset {i}"},
+            (("/namespaces", {"slug": "acme"}), (f"{NS}/projects", {"slug": "vision"}))),
+    Listing(COLLECTIONS, "collections", Collection, lambda i: {"name": f"collection {i}"},
+            (("/namespaces", {"slug": "acme"}), (f"{NS}/projects", {"slug": "vision"}))),
+]
+
+
+@pytest.fixture(params=LISTINGS, ids=str)
+def listing(request, api):
+    """A list endpoint, empty, with its namespace and project in place."""
+    for path, body in request.param.parents:
+        ok(api.post(path, json=body), 201)
+    return request.param
+
+
+def add_rows(api, listing, count, start=0, spaced=True):
+    """Create `count` rows; `spaced`: each at a later millisecond than the one before."""
+    if spaced:
+        return [create(api, listing.path, listing.body(i))["id"] for i in range(start, start + count)]
+    return [ok(api.post(listing.path, json=listing.body(i)), 201)["id"] for i in range(start, start + count)]
+
+
+def page(api, listing, **params):
+    return ok(api.get(listing.path, query_string=params))
+
+
+def page_ids(api, listing, **params):
+    return [item["id"] for item in page(api, listing, **params)[listing.key]]
+
+
+def update_rows(app, listing, ids, **values):
+    """Change stored rows directly: what the API cannot do (same creation time, deletion
+    of namespaces and projects)."""
+    model = listing.model
+    with app.app_context(), db.connection_context():
+        model.update(**values).where(model.id.in_(ids)).execute()
+
+
+def ids_in_database_order(app, listing, ids):
+    """`ids` as the database orders them (its collation decides, not Python's)."""
+    model = listing.model
+    with app.app_context(), db.connection_context():
+        return [row.id for row in model.select(model.id).where(model.id.in_(ids)).order_by(model.id)]
+
+
+def test_an_empty_list_with_the_defaults(api, listing):
+    assert page(api, listing) == {listing.key: [], "page": 1, "pageSize": 50, "total": 0, "totalPages": 0}
+
+
+def test_default_page_size_is_50(api, listing):
+    add_rows(api, listing, 51, spaced=False)
+    ids = page_ids(api, listing, pageSize=200)
+    body = page(api, listing)
+    assert ([item["id"] for item in body[listing.key]], body["pageSize"]) == (ids[:50], 50)
+    assert (body["total"], body["totalPages"]) == (51, 2)
+    assert page_ids(api, listing, page=2) == ids[50:]
+
+
+def test_page_size_above_200_is_clamped_and_says_200(api, listing):
+    ids = add_rows(api, listing, 2)
+    for size in (200, 201, 10**17):
+        body = page(api, listing, pageSize=size)
+        assert ([item["id"] for item in body[listing.key]], body["pageSize"], body["totalPages"]) == (ids, 200, 1)
+
+
+def test_every_page_size_pages_through_all_rows_and_past_the_end(api, listing):
+    ids = add_rows(api, listing, 5)
+    for size, pages in {1: 5, 2: 3, 3: 2, 4: 2, 5: 1, 6: 1}.items():
+        body = page(api, listing, pageSize=size)
+        assert (body["page"], body["pageSize"], body["total"], body["totalPages"]) == (1, size, 5, pages)
+        assert [i for n in range(1, pages + 1) for i in page_ids(api, listing, pageSize=size, page=n)] == ids
+        for number in (pages + 1, 10_000_000):  # past the end: empty, with the true total
+            assert page(api, listing, page=number, pageSize=size) == \
+                   {listing.key: [], "page": number, "pageSize": size, "total": 5, "totalPages": pages}
+
+
+BAD_VALUES = ["0", "-1", "abc", "1.5", "1e9", "", " 1", "0x10", "1,2"]
+BAD_PAGES = BAD_VALUES + [str(10_000_001), str(10**17), str(10**30)]
+
+
+@pytest.mark.parametrize("param, values", [("page", BAD_PAGES), ("pageSize", BAD_VALUES)])
+def test_a_bad_page_or_page_size_is_400_naming_it(api, listing, param, values):
+    failures = {}
+    for value in values:
+        response = api.get(listing.path, query_string={param: value})
+        error = (response.get_json() or {}).get("error") or {}
+        named = param in error.get("fields", {})
+        if (response.status_code, error.get("code"), named) != (400, "validation_error", True):
+            failures[value] = f"{response.status_code} {response.get_data(as_text=True)[:200]}"
+    assert failures == {}
+
+
+def test_rows_come_oldest_first_and_pages_stay_stable_while_rows_are_added(api, listing):
+    ids = add_rows(api, listing, 5)
+    assert page_ids(api, listing) == ids
+    first, second = page_ids(api, listing, pageSize=2), page_ids(api, listing, pageSize=2, page=2)
+    newer = add_rows(api, listing, 2, start=5)
+    assert page_ids(api, listing, pageSize=2) == first
+    assert page_ids(api, listing, pageSize=2, page=2) == second
+    assert page_ids(api, listing, pageSize=2, page=4) == newer[1:]
+    assert page_ids(api, listing) == ids + newer
+
+
+def test_rows_created_at_the_same_moment_are_ordered_by_id(app, api, listing):
+    ids = add_rows(api, listing, 5)
+    update_rows(app, listing, ids, created_at=utcnow())
+    by_id = ids_in_database_order(app, listing, ids)
+    assert sorted(by_id) == sorted(ids)
+    assert [i for n in (1, 2, 3) for i in page_ids(api, listing, pageSize=2, page=n)] == by_id
+    assert page_ids(api, listing) == by_id
+
+
+def test_soft_deleted_rows_are_never_listed_nor_counted(app, api, listing):
+    ids = add_rows(api, listing, 4)
+    if listing.model in (Dataset, Collection):  # the API deletes these
+        for item in page(api, listing)[listing.key][1:3]:
+            ok(api.delete(f"{listing.path}/{item['name']}"))
+    else:
+        update_rows(app, listing, ids[1:3], deleted_at=utcnow())
+    body = page(api, listing, pageSize=1)
+    assert (body["total"], body["totalPages"]) == (2, 2)
+    assert page_ids(api, listing) == [ids[0], ids[3]]
+    assert page_ids(api, listing, pageSize=1, page=2) == [ids[3]]
