@@ -4,9 +4,12 @@ import uuid
 
 import click
 from flask import Flask, g, request
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter, ValidationError
 
-from . import auth, config as settings, db, errors
+from schemas.common import NAME_REGEX
+
+from . import auth, config as settings, db, errors, logs
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -17,7 +20,8 @@ class SlugConverter(BaseConverter):
 
 
 class NameConverter(BaseConverter):
-    """A dataset or collection name; a name that breaks the field rules cannot exist."""
+    """A dataset or collection name; a name that breaks the field rules cannot exist (404)."""
+    regex = NAME_REGEX
 
     def to_python(self, value):
         from schemas.common import is_valid_name
@@ -25,6 +29,14 @@ class NameConverter(BaseConverter):
         if not is_valid_name(value):
             raise ValidationError()
         return value
+
+
+def _no_encoded_slash():
+    """No slug or name holds "/", so a path that encodes one (%2F) names nothing, even where
+    its decoded form would match another route (…/clips%2Fmembers is not …/clips/members)."""
+    raw_path = request.environ.get("RAW_URI", "").split("?", 1)[0]
+    if "%2f" in raw_path.lower():
+        raise NotFound()
 
 
 def create_app(config=None):
@@ -38,6 +50,7 @@ def create_app(config=None):
     app.url_map.converters.update(slug=SlugConverter, name=NameConverter)
     app.url_map.strict_slashes = False
 
+    logs.init_app(app)
     errors.register(app)
     db.init_app(app)
     auth.init_app(app)
@@ -45,6 +58,7 @@ def create_app(config=None):
 
     register(app)
     _observability(app)
+    app.before_request(_no_encoded_slash)
     _commands(app)
     db.ensure_schema(app)
     return app
@@ -75,6 +89,7 @@ def _commands(app):
     def migrate():
         """Create the schema, or upgrade it to this version of the service."""
         before, after = db.migrate()
+        before = app.extensions.get("schema_found", before)  # the app migrated it as it loaded
         click.echo(f"schema at version {after}" + (f" (was {before})" if before != after else ""))
 
     @app.cli.command("mint-token")

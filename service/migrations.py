@@ -42,7 +42,7 @@ def _count_triggers():
 
 def _tags_index():
     if is_postgres():  # D2's tag filter (`tags @> [...]`) on large projects
-        db.execute_sql("CREATE INDEX dataset_tags_gin ON dataset USING gin (tags) WHERE deleted_at IS NULL")
+        db.execute_sql("CREATE INDEX IF NOT EXISTS dataset_tags_gin ON dataset USING gin (tags) WHERE deleted_at IS NULL")
 
 
 def create():

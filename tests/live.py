@@ -32,7 +32,8 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.command = [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
-                        "--worker-class", worker_class, "--threads", str(threads), *args, "wsgi:app"]
+                        "--worker-class", worker_class, "--threads", str(threads), "--no-control-socket",
+                        *args, "wsgi:app"]
         self.log_path = log_path
         self.process = None
 

@@ -1,0 +1,51 @@
+"""gunicorn settings for production, read from the environment: `gunicorn -c gunicorn.conf.py wsgi:app`.
+
+The defaults suit one machine with 2 cores: 2 worker processes of 4 threads each, so up to
+8 requests at once and, with DB_POOL_SIZE=4, at most 8 PostgreSQL connections.
+Any other gunicorn setting can be given in GUNICORN_CMD_ARGS."""
+import os
+import sys
+
+
+def _int(name, default):
+    value = os.environ.get(name, default)
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, not {value!r}") from None
+
+
+bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', '8000')}"
+workers = _int("WEB_CONCURRENCY", "2")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = _int("GUNICORN_THREADS", "4")
+# A worker whose main loop is silent this long is killed and replaced. With gthread a slow
+# request does not silence the loop: DB_STATEMENT_TIMEOUT_MS is what bounds a request's queries.
+timeout = _int("GUNICORN_TIMEOUT", "30")
+# On SIGTERM, workers stop accepting and finish the requests in flight for up to this long.
+graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", "30")
+# Behind a load balancer, keep this above the balancer's idle timeout.
+keepalive = _int("GUNICORN_KEEPALIVE", "5")
+
+# No request-line cap of gunicorn's own (its 414 would be an HTML page): a D2 query with 64
+# tags of 64 characters is a legitimate 50 KB URL. Bodies are capped by MAX_CONTENT_LENGTH.
+limit_request_line = 0
+
+# Logs: JSON lines on stdout (access) and stderr (everything else); see service/logs.py.
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+logger_class = "service.logs.GunicornLogger"
+
+# The worker heartbeat file: in memory, not on a container's overlay file system.
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+# No runtime control socket (a management interface that nothing here uses).
+control_socket_disable = True
+
+
+def post_fork(server, worker):
+    """A worker must not share the master's database connections: if the app was loaded
+    before forking (--preload), forget the inherited ones without closing them."""
+    db_module = sys.modules.get("service.db")
+    if db_module is not None and db_module.db.obj is not None:
+        db_module.db.obj.dispose()

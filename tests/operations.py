@@ -1,0 +1,46 @@
+"""What the operations tests share: an extra empty PostgreSQL database next to the test
+session's, a plain DB-API connection to any DATABASE_URL (to build or inspect a database the
+way an operator would), and concurrent requests to a live server."""
+import re
+import sqlite3
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing, contextmanager
+
+import psycopg2
+
+
+@contextmanager
+def new_postgres_database(pg_url):
+    """The URL of a new empty database on the server of `pg_url`; dropped afterwards."""
+    name = f"registry_test_{uuid.uuid4().hex[:12]}"
+    with closing(psycopg2.connect(pg_url, connect_timeout=3)) as admin:
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield re.sub(r"/[^/]*$", f"/{name}", pg_url)
+        finally:
+            with admin.cursor() as cur:
+                cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
+                cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+def connect(url):
+    """A DB-API connection (autocommit) to a sqlite:/// or postgresql:// DATABASE_URL."""
+    if url.startswith("sqlite:///"):
+        return sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    conn = psycopg2.connect(url, connect_timeout=3)
+    conn.autocommit = True
+    return conn
+
+
+def placeholder(conn):
+    return "?" if isinstance(conn, sqlite3.Connection) else "%s"
+
+
+def burst(server, path, count=24, timeout=10):
+    """The set of statuses of `count` concurrent GETs of `path` (so that each of the server's
+    threads holds a database connection at once)."""
+    with ThreadPoolExecutor(8) as pool:
+        return set(pool.map(lambda _: server.request("GET", path, timeout=timeout)[0], range(count)))

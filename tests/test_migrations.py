@@ -1,0 +1,248 @@
+"""Versioned schema: a database of the previous version, holding rows of every kind, taken
+forward by the real `flask --app wsgi migrate` command; and several processes starting at
+once on one empty database."""
+import json
+import os
+import subprocess
+import sys
+from contextlib import closing, contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from helpers import Api
+from live import ROOT
+from operations import connect, new_postgres_database, placeholder
+
+from service import create_app
+from service.auth import mint_token
+from service.db import SCHEMA_VERSION, db
+
+FLASK = str(Path(sys.executable).with_name("flask"))
+V1_SCHEMA = Path(__file__).parent / "schema_v1"
+SECRET = "migration-test-secret-" + "m" * 32
+
+
+def _t(day):
+    """A stored timestamp (peewee's text form on SQLite; PostgreSQL parses it)."""
+    return f"2025-03-{day:02d} 10:00:00.123000"
+
+
+# Version 1 rows of every table, soft-deleted ones included (a deleted row may share the
+# name of a live one).
+ROWS = {
+    "namespace": [
+        {"id": "ns-acme", "created_at": _t(1), "updated_at": _t(1), "deleted_at": None, "slug": "acme", "name": "Acme"},
+        {"id": "ns-beta", "created_at": _t(2), "updated_at": _t(3), "deleted_at": None, "slug": "beta", "name": "β"},
+        {"id": "ns-old", "created_at": _t(1), "updated_at": _t(4), "deleted_at": _t(4), "slug": "acme",
+         "name": "old acme"},
+    ],
+    "project": [
+        {"id": "p-vision", "created_at": _t(2), "updated_at": _t(2), "deleted_at": None, "namespace_id": "ns-acme",
+         "slug": "vision", "name": "Vision", "description": "cameras"},
+        {"id": "p-empty", "created_at": _t(3), "updated_at": _t(3), "deleted_at": None, "namespace_id": "ns-acme",
+         "slug": "empty", "name": "empty", "description": None},
+        {"id": "p-gone", "created_at": _t(2), "updated_at": _t(5), "deleted_at": _t(5),
+         "namespace_id": "ns-acme", "slug": "vision", "name": "old vision", "description": None},
+        {"id": "p-beta", "created_at": _t(4), "updated_at": _t(4), "deleted_at": None, "namespace_id": "ns-beta",
+         "slug": "lidar", "name": "Lidar", "description": "déjà vu"},
+    ],
+    "dataset": [
+        {"id": "d-cars", "created_at": _t(5), "updated_at": _t(6), "deleted_at": None, "namespace_id": "ns-acme",
+         "project_id": "p-vision", "name": "cars", "description": "street scenes", "tags": '["day","night"]',
+         "metadata": '{"z": 1, "a": [1, 2], "ключ": "значение"}'},
+        {"id": "d-bikes", "created_at": _t(6), "updated_at": _t(6), "deleted_at": None, "namespace_id": "ns-acme",
+         "project_id": "p-vision", "name": "bikes", "description": None, "tags": "[]", "metadata": None},
+        {"id": "d-cars-old", "created_at": _t(4), "updated_at": _t(5), "deleted_at": _t(5),
+         "namespace_id": "ns-acme", "project_id": "p-vision", "name": "cars", "description": None,
+         "tags": '["old"]', "metadata": "{}"},
+        {"id": "d-orphan", "created_at": _t(3), "updated_at": _t(3), "deleted_at": None, "namespace_id": "ns-acme",
+         "project_id": "p-gone", "name": "orphan", "description": None, "tags": "[]", "metadata": None},
+        {"id": "d-x", "created_at": _t(7), "updated_at": _t(8), "deleted_at": _t(8), "namespace_id": "ns-beta",
+         "project_id": "p-beta", "name": "x", "description": None, "tags": "[]", "metadata": None},
+        {"id": "d-y", "created_at": _t(8), "updated_at": _t(8), "deleted_at": None, "namespace_id": "ns-beta",
+         "project_id": "p-beta", "name": "y", "description": None, "tags": '["scan"]', "metadata": '{"k": null}'},
+    ],
+    "collection": [
+        {"id": "c-train", "created_at": _t(7), "updated_at": _t(9), "deleted_at": None, "namespace_id": "ns-acme",
+         "project_id": "p-vision", "dataset_id": "d-cars", "member_count": 2, "member_seq": 3, "name": "train"},
+        {"id": "c-loose", "created_at": _t(8), "updated_at": _t(8), "deleted_at": None, "namespace_id": "ns-acme",
+         "project_id": "p-vision", "dataset_id": None, "member_count": 1, "member_seq": 1, "name": "loose"},
+        {"id": "c-train-old", "created_at": _t(6), "updated_at": _t(7), "deleted_at": _t(7),
+         "namespace_id": "ns-acme", "project_id": "p-vision", "dataset_id": None, "member_count": 1,
+         "member_seq": 1, "name": "train"},
+        {"id": "c-ys", "created_at": _t(9), "updated_at": _t(9), "deleted_at": None, "namespace_id": "ns-beta",
+         "project_id": "p-beta", "dataset_id": "d-y", "member_count": 0, "member_seq": 0, "name": "ys"},
+    ],
+    "member": [
+        {"namespace_id": "ns-acme", "collection_id": "c-train", "node_id": "node-1", "position": 1},
+        {"namespace_id": "ns-acme", "collection_id": "c-train", "node_id": "node-3", "position": 3},
+        {"namespace_id": "ns-acme", "collection_id": "c-loose", "node_id": "clip/ünï côde", "position": 1},
+        {"namespace_id": "ns-acme", "collection_id": "c-train-old", "node_id": "node-9", "position": 1},
+    ],
+}
+ORDER = {"member": "collection_id, node_id", "schema_version": "version"}
+
+
+def migrate(url):
+    """`flask --app wsgi migrate` as an operator runs it, with DATABASE_URL set."""
+    env = {**os.environ, "DATABASE_URL": url, "SERVICE_ENV": "production", "JWT_SECRET_KEY": SECRET}
+    return subprocess.run([FLASK, "--app", "wsgi", "migrate"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def migrated(url):
+    result = migrate(url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"schema at version {SCHEMA_VERSION}"), result.stdout
+    return result
+
+
+def rows(url):
+    """Every row of every table, in primary key order, as dicts."""
+    with closing(connect(url)) as conn:
+        cur = conn.cursor()
+        out = {}
+        for table in [*ROWS, "schema_version"]:
+            cur.execute(f'SELECT * FROM "{table}" ORDER BY {ORDER.get(table, "id")}')
+            names = [c[0] for c in cur.description]
+            out[table] = [dict(zip(names, row)) for row in cur.fetchall()]
+        return out
+
+
+def schema(url):
+    """Tables with their columns, indexes, constraints and triggers, as the database reports them."""
+    with closing(connect(url)) as conn:
+        cur = conn.cursor()
+        if url.startswith("sqlite"):
+            cur.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            tables = [name for (name,) in cur.fetchall()]
+            described = {}
+            for t in tables:
+                columns = sorted(cur.execute(f'PRAGMA table_info("{t}")').fetchall(), key=lambda c: c[1])
+                keys = sorted(cur.execute(f'PRAGMA foreign_key_list("{t}")').fetchall())
+                described[t] = ([c[1:] for c in columns], [k[2:5] for k in keys])
+            cur.execute("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('index', 'trigger') "
+                        "ORDER BY name")
+            return described, cur.fetchall()
+        queries = [
+            "SELECT table_name, column_name, data_type, is_nullable, column_default FROM information_schema.columns "
+            "WHERE table_schema = 'public' ORDER BY 1, 2",
+            "SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 2",
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE connamespace = 'public'::regnamespace ORDER BY 2",
+            "SELECT event_object_table, trigger_name, event_manipulation, action_timing, action_statement "
+            "FROM information_schema.triggers ORDER BY 2, 3",
+            "SELECT proname, prosrc FROM pg_proc WHERE pronamespace = 'public'::regnamespace ORDER BY 1",
+        ]
+        described = []
+        for sql in queries:
+            cur.execute(sql)
+            described.append(cur.fetchall())
+        return described
+
+
+@contextmanager
+def empty_database(backend, request, tmp_path, name):
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / name}"
+    else:
+        with new_postgres_database(request.getfixturevalue("pg_url")) as url:
+            yield url
+
+
+@pytest.fixture
+def version_1_database(backend, request, tmp_path):
+    """A database as version 1 of the service left it: its schema, and ROWS."""
+    with empty_database(backend, request, tmp_path, "v1.sqlite3") as url:
+        with closing(connect(url)) as conn:
+            ddl = (V1_SCHEMA / f"{backend}.sql").read_text(encoding="utf-8")
+            if backend == "sqlite":
+                conn.executescript(ddl)
+            else:
+                conn.cursor().execute(ddl)
+            mark = placeholder(conn)
+            for table, records in ROWS.items():
+                columns = ", ".join(f'"{c}"' for c in records[0])
+                conn.cursor().executemany(
+                    f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join([mark] * len(records[0]))})',
+                    [tuple(r.values()) for r in records])
+        yield url
+
+
+def _live_datasets_per_project():
+    counts = {p["id"]: 0 for p in ROWS["project"]}
+    for d in ROWS["dataset"]:
+        counts[d["project_id"]] += d["deleted_at"] is None
+    return counts
+
+
+def test_migrate_keeps_every_row_of_a_version_1_database(version_1_database):
+    before = rows(version_1_database)
+    assert before["schema_version"] == [{"version": 1}]
+    assert {t: len(before[t]) for t in ROWS} == {t: len(r) for t, r in ROWS.items()}
+
+    migrated(version_1_database)
+
+    after = rows(version_1_database)
+    assert after["schema_version"] == [{"version": SCHEMA_VERSION}]
+    counts = {p["id"]: p.pop("dataset_count") for p in after["project"]}
+    for table in ROWS:
+        assert after[table] == before[table], table
+    assert counts == _live_datasets_per_project() == {"p-vision": 2, "p-empty": 0, "p-gone": 1, "p-beta": 1}
+
+
+def test_migrated_database_keeps_the_dataset_count_as_datasets_come_and_go(version_1_database):
+    migrated(version_1_database)
+    app = create_app({"DATABASE_URL": version_1_database, "JWT_SECRET_KEY": SECRET, "SERVICE_ENV": "test"})
+    try:
+        with app.app_context():
+            api = Api(app.test_client(), mint_token("ops", ["*"], timedelta(minutes=5)))
+        datasets = "/namespaces/acme/projects/vision/datasets"
+        assert api.get(datasets).get_json()["total"] == 2
+        assert api.post(datasets, json={"name": "trucks"}).status_code == 201
+        assert api.get(datasets).get_json()["total"] == 3
+        assert api.delete(f"{datasets}/cars").status_code == 200
+        listed = api.get(datasets).get_json()
+        assert (listed["total"], [d["name"] for d in listed["datasets"]]) == (2, ["bikes", "trucks"])
+    finally:
+        db.close()
+        if hasattr(db.obj, "close_all"):
+            db.obj.close_all()
+
+
+def test_migrated_schema_is_the_schema_of_a_new_database(version_1_database, backend, request, tmp_path):
+    migrated(version_1_database)
+    with empty_database(backend, request, tmp_path, "new.sqlite3") as new:
+        migrated(new)
+        assert schema(version_1_database) == schema(new)
+
+
+def test_migrating_twice_changes_nothing(version_1_database):
+    migrated(version_1_database)
+    before = rows(version_1_database), schema(version_1_database)
+
+    again = migrated(version_1_database)
+
+    assert again.stdout.strip() == f"schema at version {SCHEMA_VERSION}"
+    assert (rows(version_1_database), schema(version_1_database)) == before
+
+
+def test_processes_starting_at_once_on_an_empty_database_all_succeed(backend, request, tmp_path):
+    with empty_database(backend, request, tmp_path, "empty.sqlite3") as url:
+        env = {**os.environ, "DATABASE_URL": url, "SERVICE_ENV": "production", "JWT_SECRET_KEY": SECRET}
+        processes = [subprocess.Popen([FLASK, "--app", "wsgi", "migrate"], cwd=ROOT, env=env, text=True,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(4)]
+        results = [(*p.communicate(timeout=60), p.returncode) for p in processes]
+
+        reports = sorted(out.strip() for out, _, _ in results)
+        assert reports == [f"schema at version {SCHEMA_VERSION}"] * 3 + [f"schema at version {SCHEMA_VERSION} (was 0)"]
+        for out, err, code in results:
+            assert code == 0, err
+            problems = [line for line in err.splitlines() if json.loads(line)["level"] in ("warning", "error")]
+            assert problems == []
+        assert rows(url)["schema_version"] == [{"version": SCHEMA_VERSION}]
+        with empty_database(backend, request, tmp_path, "one.sqlite3") as alone:
+            migrated(alone)
+            assert schema(url) == schema(alone)
