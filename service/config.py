@@ -3,6 +3,9 @@ import os
 import secrets
 
 
+MIN_SECRET_BYTES = 32
+
+
 class ConfigError(RuntimeError):
     """The configuration cannot work; the message says what to change, in one line."""
 
@@ -11,15 +14,17 @@ def _bool(value):
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
-def _pem(value):
+def _pem(env, name):
     """A key given inline (PEM text) or as the path of a file holding it."""
+    value = env.get(name)
     if not value or value.lstrip().startswith("-----BEGIN"):
         return value or None
     try:
         with open(value, encoding="ascii") as f:
             return f.read()
-    except OSError as e:
-        raise ConfigError(f"cannot read key file {value!r}: {e.strerror}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) else "not a text file"
+        raise ConfigError(f"{name}: cannot read key file {value!r}: {reason}") from None
 
 
 def _int(env, name, default):
@@ -38,13 +43,14 @@ def from_env(env=os.environ):
         "DB_CONNECT_TIMEOUT": _int(env, "DB_CONNECT_TIMEOUT", "3"),
         "DB_STATEMENT_TIMEOUT_MS": _int(env, "DB_STATEMENT_TIMEOUT_MS", "15000"),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
-        "JWT_PUBLIC_KEY": _pem(env.get("JWT_PUBLIC_KEY")),
-        "JWT_PRIVATE_KEY": _pem(env.get("JWT_PRIVATE_KEY")),
+        "JWT_PUBLIC_KEY": _pem(env, "JWT_PUBLIC_KEY"),
+        "JWT_PRIVATE_KEY": _pem(env, "JWT_PRIVATE_KEY"),
         "JWT_DECODE_ISSUER": env.get("JWT_ISSUER") or None,
         "JWT_DECODE_AUDIENCE": env.get("JWT_AUDIENCE") or None,
         "JWT_DECODE_LEEWAY": _int(env, "JWT_LEEWAY_SECONDS", "0"),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", str(1024 * 1024)),
         "SERVER_TIMING": _bool(env.get("SERVER_TIMING", "true")),
+        "LOG_LEVEL": env.get("LOG_LEVEL", "info"),
     }
 
 
@@ -81,6 +87,8 @@ def finalize(config, instance_path):
             if config["SERVICE_ENV"] == "production":
                 raise ConfigError("JWT_SECRET_KEY (or JWT_PUBLIC_KEY) must be set when SERVICE_ENV=production")
             config["JWT_SECRET_KEY"] = local_secret(instance_path)
+        if len(config["JWT_SECRET_KEY"].encode()) < MIN_SECRET_BYTES:  # RFC 7518 §3.2
+            raise ConfigError(f"JWT_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes long for HS256")
     config["JWT_DECODE_ALGORITHMS"] = [config["JWT_ALGORITHM"]]
     config["JWT_TOKEN_LOCATION"] = ["headers"]
     config["JWT_IDENTITY_CLAIM"] = "sub"

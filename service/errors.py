@@ -8,6 +8,8 @@ from peewee import DatabaseError, IntegrityError, InterfaceError, OperationalErr
 from playhouse.pool import MaxConnectionsExceeded
 from werkzeug.exceptions import HTTPException
 
+from .db import db
+
 log = logging.getLogger(__name__)
 
 _HTTP_CODES = {
@@ -100,6 +102,8 @@ def register(app):
     @app.errorhandler(InterfaceError)
     @app.errorhandler(MaxConnectionsExceeded)
     def database_unavailable(e):
+        if hasattr(db.obj, "close_idle"):  # the pool's idle connections died with this one
+            db.obj.close_idle()
         log.warning("database unavailable: %s", str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__)
         return envelope(503, "database_unavailable", "the database cannot be reached; the request had no effect",
                         headers=[("Retry-After", "1")])
