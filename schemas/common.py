@@ -4,12 +4,17 @@ import json
 import math
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # after JSON decoding, any surrogate left is a lone one
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# check_name as a regular expression, read alike by Python and ECMA-262 (JSON Schema): URL
+# routing matches names with it, so that an impossible name is a 404 whatever the method, and
+# /openapi.json documents it. check_name stays the authority (lone surrogates, messages).
+_NAME_FORBIDDEN = r"\x00-\x1f\x7f-\x9f/\u202a-\u202e\u2066-\u2069"
+NAME_REGEX = rf"[^\s{_NAME_FORBIDDEN}](?:[^{_NAME_FORBIDDEN}]{{0,126}}[^\s{_NAME_FORBIDDEN}])?"
 MAX_MEMBERS_PER_REQUEST = 10_000
 MAX_PAGE = 10_000_000
 MAX_PAGE_SIZE = 200
@@ -60,9 +65,18 @@ class Text(fields.String):
         return value
 
 
+class FullMatch(validate.Regexp):
+    """The whole value matches (a plain match of "…$" lets a trailing newline through)."""
+
+    def __call__(self, value):
+        if self.regex.fullmatch(value) is None:
+            raise ValidationError(self._format_error(value))
+        return value
+
+
 def Slug(**kwargs):
-    return Text(validate=validate.Regexp(SLUG_RE, error="Must be lowercase letters, digits and inner hyphens, "
-                                                       "at most 63 characters."), **kwargs)
+    return Text(validate=FullMatch(SLUG_RE, error="Must be lowercase letters, digits and inner hyphens, "
+                                                  "at most 63 characters."), **kwargs)
 
 
 def Name(**kwargs):
@@ -93,11 +107,8 @@ class UniqueStrings(UniqueList):
 
 
 def _length_without_control(low, high):
-    def check(value):
-        if not low <= len(value) <= high:
-            raise ValidationError(f"Length must be between {low} and {high}.")
-        check_no_control(value)
-    return check
+    """Validators of a tag or node ID (validate.Length also documents the bounds in /openapi.json)."""
+    return [validate.Length(low, high), check_no_control]
 
 
 def Tags(**kwargs):
@@ -159,13 +170,16 @@ class Metadata(fields.Field):
         return None if value is None else json.loads(value)
 
 
+def timestamp(value):
+    """RFC 3339, UTC, milliseconds, Z, of a naive UTC datetime (as stored)."""
+    return value.isoformat(timespec="milliseconds") + "Z"
+
+
 class Timestamp(fields.Field):
     """RFC 3339, UTC, milliseconds, Z."""
 
     def _serialize(self, value, attr, obj, **kwargs):
-        if value is None:
-            return None
-        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+        return None if value is None else timestamp(value)
 
 
 class QueryInteger(fields.Integer):
@@ -181,8 +195,8 @@ class PageArgs(Schema):
     page = QueryInteger(load_default=1, validate=validate.Range(1, MAX_PAGE))
     page_size = QueryInteger(data_key="pageSize", load_default=50, validate=validate.Range(min=1))
 
-    def load(self, data, *args, **kwargs):
-        args = super().load(data, *args, **kwargs)
+    @post_load
+    def clamp_page_size(self, args, **kwargs):
         args["page_size"] = min(args["page_size"], MAX_PAGE_SIZE)
         return args
 

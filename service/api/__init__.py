@@ -1,6 +1,7 @@
 """The API blueprints, and what every handler shares: reading the JSON body and query
 arguments, and resolving the namespace and project of the URL (queries 1 and 2)."""
 import json
+import math
 
 from flask import Blueprint, request
 
@@ -9,6 +10,14 @@ from ..errors import APIError, not_found
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text):
+    """A JSON number too large for a double (1e400) would come back as the non-JSON Infinity."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def json_body():
@@ -20,7 +29,7 @@ def json_body():
     if not request.is_json:
         raise APIError(415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)")
     try:
-        body = json.loads(raw, parse_constant=_reject_constant)
+        body = json.loads(raw, parse_constant=_reject_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise APIError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
@@ -61,3 +70,6 @@ def register(app):
         api.register_blueprint(module.bp)
     app.register_blueprint(api)
     app.register_blueprint(health.bp)
+    from .. import openapi
+
+    app.register_blueprint(openapi.bp)  # GET /openapi.json, no token

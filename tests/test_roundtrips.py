@@ -1,0 +1,176 @@
+"""docs/api.md states, for every endpoint, how many SQL roundtrips each of its responses
+costs ("Roundtrips, measured"). These tests make each of those requests through HTTP on both
+databases, read the count the response reports (Server-Timing), and fail when it differs
+from the reference, or exceeds the contract's budget (contract §5), or when the reference
+states an outcome that is not measured here (or the other way round)."""
+import re
+from pathlib import Path
+
+import pytest
+
+from helpers import NS, PROJECT, queries
+
+REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
+
+# Contract §5: the budget of each endpoint, in effective roundtrips (every statement here is
+# sent one after another, so the effective count is the count).
+BUDGET = {"N1": 1, "N2": 1, "N3": 1, "P1": 2, "P2": 2, "P3": 2, "D1": 3, "D2": 3, "D3": 4, "D4": 4, "D5": 4,
+          "C1": 5, "C2": 3, "C3": 4, "C4": 5, "C5": 6, "C6": 3, "H1": 0, "H2": 1, "O1": 0}
+
+DATASET, OTHER_DATASET = "training-v2", "eval-set"
+COLLECTION, STANDALONE = "front-camera-clips", "edge-cases"
+ONE_NAMESPACE = ("acme",)  # a token for this namespace only
+TOO_LARGE = b"{" + b" " * (1024 * 1024) + b"}"  # one byte past the default MAX_CONTENT_LENGTH
+
+
+def _reference():
+    """{endpoint id: ({response label: roundtrips}, budget)} as docs/api.md states them."""
+    sections = re.split(r"^### ", REFERENCE.read_text(encoding="utf-8"), flags=re.M)[1:]
+    stated = {}
+    for section in sections:
+        endpoint = section.split(maxsplit=1)[0]
+        budget = re.search(r"^\| Budget \| (\d+)", section, flags=re.M)
+        table = re.search(r"^\| Response \| Roundtrips \|\n\|[-|]+\|\n((?:\|.*\n)+)", section, flags=re.M)
+        assert budget and table, f"docs/api.md, {endpoint}: no Budget row or no 'Response | Roundtrips' table"
+        rows = [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in table.group(1).splitlines()]
+        stated[endpoint] = ({label: int(n) for label, n in rows}, int(budget.group(1)))
+    return stated
+
+
+class Endpoint:
+    """One endpoint and the requests of its documented outcomes. `path` has {namespace},
+    {project}, {dataset} and {collection} fields; `ok` lists the success cases as (label,
+    request options, path fields); `lookups` names what may be missing: a path field, or
+    (what, request options) for a dataset named in the body or the query. The error cases
+    follow from what the endpoint reads and looks up."""
+
+    def __init__(self, method, path, ok, body=False, query=False, lookups=(), conflict=None, scoped=True,
+                 all_namespaces=False):
+        self.method, self.path, self.ok = method, path, ok
+        self.body, self.query, self.lookups, self.conflict = body, query, lookups, conflict
+        self.scoped, self.all_namespaces = scoped, all_namespaces
+
+    def url(self, **fields):
+        values = {"namespace": "acme", "project": "vision", "dataset": DATASET, "collection": COLLECTION, **fields}
+        return self.path.format(**values)
+
+    def cases(self):
+        """(label, method, url, request options) of every outcome, errors first (they change nothing)."""
+        first_ok = self.ok[0][1]
+        if self.scoped:
+            yield "401", self.method, self.url(), {**first_ok, "token_for": None}
+        if self.all_namespaces:
+            yield "403", self.method, self.url(), {**first_ok, "token_for": ONE_NAMESPACE}
+        if self.body:
+            yield "400", self.method, self.url(), {"json": {"unknown": 1}}
+            yield "413", self.method, self.url(), {"data": TOO_LARGE, "content_type": "application/json"}
+            yield "415", self.method, self.url(), {"data": b"{}", "content_type": "text/plain"}
+        if self.query:
+            yield "400", self.method, self.url(), {"query_string": {"page": "0"}}
+        for lookup in self.lookups:
+            if isinstance(lookup, str):
+                yield f"404, {lookup}", self.method, self.url(**{lookup: "missing"}), first_ok
+            else:
+                yield f"404, {lookup[0]}", self.method, self.url(), lookup[1]
+        if self.conflict:
+            yield "409", self.method, self.url(), {"json": self.conflict}
+        yield "405", "PUT", self.url(), {}
+        for label, options, fields in self.ok:
+            yield label, self.method, self.url(**fields), options
+
+
+PROJECT_PATH = "/namespaces/{namespace}/projects/{project}"
+ENDPOINTS = {
+    "N1": Endpoint("POST", "/namespaces", [("201", {"json": {"slug": "beta"}}, {})], body=True,
+                   conflict={"slug": "acme"}, all_namespaces=True),
+    "N2": Endpoint("GET", "/namespaces", [("200", {}, {})], query=True),
+    "N3": Endpoint("GET", "/namespaces/{namespace}", [("200", {}, {})], lookups=("namespace",)),
+    "P1": Endpoint("POST", "/namespaces/{namespace}/projects", [("201", {"json": {"slug": "beta"}}, {})],
+                   body=True, lookups=("namespace",), conflict={"slug": "vision"}),
+    "P2": Endpoint("GET", "/namespaces/{namespace}/projects", [("200", {}, {})], query=True,
+                   lookups=("namespace",)),
+    "P3": Endpoint("GET", PROJECT_PATH, [("200", {}, {})], lookups=("namespace", "project")),
+    "D1": Endpoint("POST", f"{PROJECT_PATH}/datasets",
+                   [("201", {"json": {"name": "beta", "tags": ["q2"], "metadata": {"v": 1}}}, {})], body=True,
+                   lookups=("namespace", "project"), conflict={"name": DATASET}),
+    "D2": Endpoint("GET", f"{PROJECT_PATH}/datasets",
+                   [("200", {}, {}), ("200, with `tag`", {"query_string": {"tag": ["q1", "lidar"]}}, {})],
+                   query=True, lookups=("namespace", "project")),
+    "D3": Endpoint("GET", f"{PROJECT_PATH}/datasets/{{dataset}}", [("200", {}, {})],
+                   lookups=("namespace", "project", "dataset")),
+    "D4": Endpoint("PATCH", f"{PROJECT_PATH}/datasets/{{dataset}}",
+                   [("200", {"json": {"description": "Q2 training data", "tags": ["q2"]}}, {}),
+                    ("200, `{}`", {"json": {}}, {})],
+                   body=True, lookups=("namespace", "project", "dataset"), conflict={"name": OTHER_DATASET}),
+    "D5": Endpoint("DELETE", f"{PROJECT_PATH}/datasets/{{dataset}}", [("200", {}, {})],
+                   lookups=("namespace", "project", "dataset")),
+    "C1": Endpoint("POST", f"{PROJECT_PATH}/collections",
+                   [("201", {"json": {"name": "a"}}, {}),
+                    ("201, with `members`", {"json": {"name": "b", "members": ["n1"]}}, {}),
+                    ("201, with `dataset`", {"json": {"name": "c", "dataset": DATASET}}, {}),
+                    ("201, with `dataset` and `members`",
+                     {"json": {"name": "d", "dataset": DATASET, "members": ["n1", "n2"]}}, {})],
+                   body=True, lookups=("namespace", "project", ("dataset", {"json": {"name": "e", "dataset": "x"}})),
+                   conflict={"name": COLLECTION}),
+    "C2": Endpoint("GET", f"{PROJECT_PATH}/collections",
+                   [("200", {}, {}), ("200, with `dataset`", {"query_string": {"dataset": DATASET}}, {}),
+                    ("200, with `standalone=true`", {"query_string": {"standalone": "true"}}, {})],
+                   query=True, lookups=("namespace", "project", ("dataset", {"query_string": {"dataset": "x"}}))),
+    "C3": Endpoint("GET", f"{PROJECT_PATH}/collections/{{collection}}", [("200", {}, {})],
+                   lookups=("namespace", "project", "collection")),
+    "C4": Endpoint("PATCH", f"{PROJECT_PATH}/collections/{{collection}}",
+                   [("200, `{}`", {"json": {}}, {}),
+                    ("200, with `name`", {"json": {"name": "front-camera"}}, {}),
+                    ("200, with `dataset`", {"json": {"dataset": DATASET}}, {"collection": STANDALONE}),
+                    ("200, with `dataset: null`", {"json": {"dataset": None}}, {"collection": STANDALONE})],
+                   body=True, lookups=("namespace", "project", "collection", ("dataset", {"json": {"dataset": "x"}})),
+                   conflict={"name": STANDALONE}),
+    "C5": Endpoint("POST", f"{PROJECT_PATH}/collections/{{collection}}/members",
+                   [("200, `{}`", {"json": {}}, {}),
+                    ("200, nothing to change", {"json": {"add": ["n1"], "remove": ["n9"]}}, {}),
+                    ("200, with `add`", {"json": {"add": ["n3"]}}, {}),
+                    ("200, with `add` and `remove`", {"json": {"add": ["n4"], "remove": ["n1"]}}, {})],
+                   body=True, lookups=("namespace", "project", "collection")),
+    "C6": Endpoint("DELETE", f"{PROJECT_PATH}/collections/{{collection}}", [("200", {}, {})],
+                   lookups=("namespace", "project", "collection")),
+    "H1": Endpoint("GET", "/healthz", [("200", {}, {})], scoped=False),
+    "H2": Endpoint("GET", "/readyz", [("200", {}, {})], scoped=False),
+    "O1": Endpoint("GET", "/openapi.json", [("200", {}, {})], scoped=False),
+}
+
+
+@pytest.fixture
+def seeded(api):
+    """acme/vision with datasets training-v2 (tag q1) and eval-set, collection front-camera-clips
+    in training-v2 (members n1, n2), and the standalone collection edge-cases."""
+    for path, body in [("/namespaces", {"slug": "acme"}), (f"{NS}/projects", {"slug": "vision"}),
+                       (f"{PROJECT}/datasets", {"name": DATASET, "tags": ["q1", "lidar"]}),
+                       (f"{PROJECT}/datasets", {"name": OTHER_DATASET}),
+                       (f"{PROJECT}/collections", {"name": COLLECTION, "dataset": DATASET, "members": ["n1", "n2"]}),
+                       (f"{PROJECT}/collections", {"name": STANDALONE})]:
+        assert api.post(path, json=body).status_code == 201, path
+    return api
+
+
+def test_reference_states_every_endpoint_and_its_budget():
+    stated = _reference()
+    assert set(stated) == set(ENDPOINTS)
+    assert {endpoint: budget for endpoint, (_, budget) in stated.items()} == BUDGET
+
+
+@pytest.mark.parametrize("endpoint_id", list(ENDPOINTS))
+def test_measured_roundtrips_are_the_reference(seeded, token, endpoint_id):
+    measured = {}
+    for label, method, url, options in ENDPOINTS[endpoint_id].cases():
+        options = dict(options)
+        api = seeded
+        if "token_for" in options:  # None: no token at all; else a token for these namespaces only
+            namespaces = options.pop("token_for")
+            api = seeded.as_(token(namespaces=namespaces) if namespaces else None)
+        response = api.request(method, url, **options)
+        expected_status = int(label.split(",")[0])
+        assert response.status_code == expected_status, (label, method, url, response.get_data(as_text=True))
+        measured[label] = queries(response)
+    stated, _ = _reference()[endpoint_id]
+    assert measured == stated
+    assert max(measured.values()) <= BUDGET[endpoint_id]
