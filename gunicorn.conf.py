@@ -19,6 +19,10 @@ bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', '8000')}"
 workers = _int("WEB_CONCURRENCY", "2")
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = _int("GUNICORN_THREADS", "4")
+# The database layer keeps a connection per thread; gevent and eventlet would need psycopg2
+# made cooperative before anything is imported (bench/gunicorn_bench.py shows how).
+if worker_class not in ("sync", "gthread"):
+    raise SystemExit(f"GUNICORN_WORKER_CLASS={worker_class!r}: use sync or gthread")
 # A worker whose main loop is silent this long is killed and replaced. With gthread a slow
 # request does not silence the loop: DB_STATEMENT_TIMEOUT_MS is what bounds a request's queries.
 timeout = _int("GUNICORN_TIMEOUT", "30")

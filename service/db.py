@@ -1,12 +1,16 @@
 """The database: one proxy, a connection per request, roundtrip counting, schema creation."""
 import logging
+import threading
+import time
 from contextlib import contextmanager
 from urllib.parse import urlparse
 
+import psycopg2
 from flask import g, has_request_context
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import parse
 from playhouse.pool import PooledPostgresqlDatabase
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 log = logging.getLogger(__name__)
 
@@ -17,14 +21,62 @@ SCHEMA_VERSION = 2
 _SCHEMA_LOCK_KEY = 0x7265_6769_7374  # "regist": one advisory lock for schema work
 
 
+class _Pool(PooledPostgresqlDatabase):
+    """peewee's pool checks every connection it hands out with a `SELECT 1` roundtrip: one
+    more statement per request, outside the budget. Here a connection given back less than
+    CHECK_AFTER_IDLE seconds ago is handed out on the driver's own state (open, no
+    transaction), without a roundtrip; one idle for longer is still checked, so that the
+    first request after the database comes back does not fail on a dead connection."""
+
+    CHECK_AFTER_IDLE = 1.0
+
+    def __init__(self, *args, **kwargs):
+        self._returned_at = {}
+        super().__init__(*args, **kwargs)
+
+    def _is_closed(self, conn):
+        returned_at = self._returned_at.pop(self.conn_key(conn), None)
+        if returned_at is not None and time.monotonic() - returned_at < self.CHECK_AFTER_IDLE:
+            return bool(conn.closed) or conn.get_transaction_status() != TRANSACTION_STATUS_IDLE
+        return super()._is_closed(conn)
+
+    def _close(self, conn, close_conn=False):
+        super()._close(conn, close_conn)
+        if not close_conn and not conn.closed:
+            self._returned_at[self.conn_key(conn)] = time.monotonic()
+
+    # peewee makes new connections one at a time (it holds its lock meanwhile). When the
+    # database does not answer, each request queued behind an attempt would wait out its own
+    # connect timeout after it: the fourth of four threads would answer after four timeouts.
+    # Instead, a request that was waiting while an attempt failed fails at once (503).
+    _failed_at = float("-inf")
+    _waiting = threading.local()
+
+    def connect(self, reuse_if_open=False):
+        self._waiting.since = time.monotonic()
+        return super().connect(reuse_if_open)
+
+    def _connect(self):
+        if self._failed_at > getattr(self._waiting, "since", float("-inf")):
+            raise psycopg2.OperationalError("the database did not answer a connection attempt made meanwhile")
+        try:
+            return super()._connect()
+        except psycopg2.OperationalError:
+            self._failed_at = time.monotonic()
+            raise
+
+
 def make_database(config):
     """The peewee database for DATABASE_URL: pooled PostgreSQL, or a SQLite file."""
     url = config["DATABASE_URL"]
     scheme = urlparse(url).scheme
     if scheme in ("postgres", "postgresql", "postgres+pool", "postgresql+pool"):
-        options = f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']}"
-        return PooledPostgresqlDatabase(
-            **parse(url),
+        # No JIT: every statement here is short, and a skewed estimate (one collection of a
+        # million members among small ones) made PostgreSQL spend 100+ ms compiling a D3
+        # statement that runs in 1 ms.
+        options = f"-c statement_timeout={config['DB_STATEMENT_TIMEOUT_MS']} -c jit=off"
+        return _Pool(
+            **parse(url, unquote_password=True, unquote_user=True),
             max_connections=config["DB_POOL_SIZE"],
             stale_timeout=300,
             timeout=config["DB_CONNECT_TIMEOUT"],
@@ -106,12 +158,17 @@ def migrate():
     workers starting at once on an empty database do it once. Returns (before, after)."""
     from .migrations import upgrade
 
-    with uncounted(), db.connection_context(), transaction():
-        if is_postgres():
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-        before = schema_version()
-        if before < SCHEMA_VERSION:
-            upgrade(before)
+    with uncounted(), db.connection_context():
+        if not is_postgres():  # SQLite alters a table by rebuilding it, which needs foreign
+            db.pragma("foreign_keys", 0)  # keys off: possible only outside a transaction
+        with transaction():
+            if is_postgres():
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+            before = schema_version()
+            if before < SCHEMA_VERSION:
+                upgrade(before)
+                if not is_postgres() and db.execute_sql("PRAGMA foreign_key_check").fetchone():
+                    raise RuntimeError("the upgrade would break a foreign key; nothing was changed")
     return before, SCHEMA_VERSION
 
 
@@ -127,5 +184,6 @@ def ensure_schema(app):
     if before != after:
         log.info("schema migrated from version %s to %s", before, after)
     app.extensions["schema_ready"] = True
+    app.extensions["schema_found"] = before
     return True
 

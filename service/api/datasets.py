@@ -4,8 +4,8 @@ from peewee import IntegrityError
 
 from schemas.common import page_body
 from schemas.datasets import (
-    dataset_create_schema, dataset_detail_schema, dataset_list_args_schema, dataset_list_item_schema,
-    dataset_schema, dataset_update_schema,
+    dataset_create_schema, dataset_list_args_schema, dataset_schema, dataset_update_schema, dump_detail,
+    dump_list_item,
 )
 
 from .. import data
@@ -31,7 +31,7 @@ def list_datasets(slug, project_slug):
     args = query_args(dataset_list_args_schema, repeated=("tag",))
     project = find_project(slug, project_slug)  # 1, 2
     rows, total = data.list_datasets(project, args["page"], args["page_size"], args["tag"])  # 3+4, one statement
-    return page_body("datasets", dataset_list_item_schema.dump(rows, many=True), args, total)
+    return page_body("datasets", [dump_list_item(row) for row in rows], args, total)
 
 
 @bp.get("/<name:name>")
@@ -40,8 +40,7 @@ def get_dataset(slug, project_slug, name):
     dataset = data.find_dataset(project, name)  # 3
     if dataset is None:
         raise not_found(f"dataset '{name}'")
-    dataset.collections = data.find_dataset_collections(dataset)  # 4
-    return dataset_detail_schema.dump(dataset)
+    return dump_detail(dataset, data.find_dataset_collections(dataset))  # 4
 
 
 @bp.patch("/<name:name>")

@@ -1,0 +1,72 @@
+"""D2 and D3 dump their rows through written-out functions (schemas/datasets.py
+dump_list_item, dump_detail) instead of marshmallow's per-field work. The marshmallow
+schemas stay the documented shape of the responses: these tests hold both to the same
+output, for rows as each database gives them back."""
+from types import SimpleNamespace
+
+import pytest
+
+from schemas.datasets import dataset_detail_schema, dataset_list_item_schema, dump_detail, dump_list_item
+from service import data
+from service.db import db
+
+from helpers import COLLECTIONS, DATASETS
+
+DATASETS_CREATED = [
+    {"name": "plain"},
+    {"name": "full", "description": "Front camera, 2026 drives", "tags": ["night", "rain", "night"],
+     "metadata": {"source": "fleet", "drives": [1, 2, 3], "nested": {"ok": True, "ratio": 0.25, "none": None}}},
+    {"name": "unicode ünïcødé 日本", "description": "émoji 🚗 and \u2028 line separator",
+     "tags": ["tëst", "🚦"], "metadata": {"clé": "valeur", "🔑": ["ü", "\\", "\""]}},
+    {"name": "empty strings", "description": "", "tags": [], "metadata": {}},
+]
+
+
+@pytest.fixture
+def datasets(api, project):
+    for body in DATASETS_CREATED:
+        assert api.post(DATASETS, json=body).status_code == 201
+    for name, dataset, members in (("clips", "full", ["n2", "n1", "ñ/3 ☃"]), ("empty", "full", []),
+                                   ("more", "full", ["n9"]), ("elsewhere", "plain", ["x"])):
+        assert api.post(COLLECTIONS, json={"name": name, "dataset": dataset, "members": members}).status_code == 201
+    assert api.post(f"{COLLECTIONS}/clips/members", json={"add": ["n0", "n1"], "remove": ["n2"]}).status_code == 200
+    return [body["name"] for body in DATASETS_CREATED]
+
+
+def _project():
+    namespace = data.find_namespace("acme", None)
+    return data.find_project(namespace, "vision")
+
+
+def test_list_items_dump_as_the_marshmallow_schema_does(app, datasets):
+    with app.app_context(), db.connection_context():
+        rows, total = data.list_datasets(_project(), 1, 50)
+    assert total == len(rows) == len(datasets)
+    for row in rows:
+        assert dump_list_item(row) == dataset_list_item_schema.dump(row)
+    assert [dump_list_item(row) for row in rows] == dataset_list_item_schema.dump(rows, many=True)
+
+
+def test_detail_dumps_as_the_marshmallow_schema_does(app, datasets):
+    with app.app_context(), db.connection_context():
+        project = _project()
+        for name in datasets:
+            row = data.find_dataset(project, name)
+            collections = data.find_dataset_collections(row)
+            expected = dataset_detail_schema.dump(SimpleNamespace(**row._asdict(), collections=collections))
+            assert dump_detail(row, collections) == expected
+
+
+def test_api_answers_what_the_marshmallow_schemas_would(api, app, datasets):
+    listed = api.get(DATASETS).get_json()["datasets"]
+    with app.app_context(), db.connection_context():
+        project = _project()
+        rows, _ = data.list_datasets(project, 1, 50)
+        assert listed == dataset_list_item_schema.dump(rows, many=True)
+        full = data.find_dataset(project, "full")
+        expected = dataset_detail_schema.dump(
+            SimpleNamespace(**full._asdict(), collections=data.find_dataset_collections(full)))
+    detail = api.get(f"{DATASETS}/full").get_json()
+    assert detail == expected
+    assert {c["name"]: c["members"] for c in detail["collections"]} == {
+        "clips": ["n1", "ñ/3 ☃", "n0"], "empty": [], "more": ["n9"]}
