@@ -7,7 +7,7 @@ from flask import Flask, g, request
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter, ValidationError
 
-from schemas.common import NAME_REGEX
+from schemas.common import NAME_REGEX, is_valid_name
 
 from . import auth, config as settings, db, errors, logs
 
@@ -24,8 +24,6 @@ class NameConverter(BaseConverter):
     regex = NAME_REGEX
 
     def to_python(self, value):
-        from schemas.common import is_valid_name
-
         if not is_valid_name(value):
             raise ValidationError()
         return value

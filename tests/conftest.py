@@ -64,20 +64,28 @@ def backend(request):
 
 
 @pytest.fixture
-def app(request, backend, tmp_path):
-    app = create_app({
-        "DATABASE_URL": database_url(request, backend, tmp_path),
-        "JWT_SECRET_KEY": "test-secret-" + "x" * 32,
-        "SERVICE_ENV": "test",
-    })
-    if backend == "postgresql":
-        with db.connection_context():
-            _empty_tables()
-    yield app
+def make_app(request, backend, tmp_path):
+    """make_app(**config): the service on this test's database (emptied), with `config`
+    over the test settings; `secret=None` leaves the signing key to the environment."""
+    def make(secret="test-secret-" + "x" * 32, **config):
+        settings = {"DATABASE_URL": database_url(request, backend, tmp_path), "SERVICE_ENV": "test"}
+        if secret is not None:
+            settings["JWT_SECRET_KEY"] = secret
+        app = create_app({**settings, **config})
+        if backend == "postgresql":
+            with db.connection_context():
+                _empty_tables()
+        return app
+    yield make
     if not db.is_closed():
         db.close()
     if hasattr(db.obj, "close_all"):
         db.obj.close_all()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """What tests share besides fixtures: an authenticated JSON client, and readers of responses."""
+import json
 import re
+import time
+from datetime import datetime, timedelta, timezone
 
 
 class Api:
@@ -51,9 +54,6 @@ COLLECTIONS = f"{PROJECT}/collections"
 
 # -- what the endpoint tests share ----------------------------------------------------------
 
-import json  # noqa: E402
-import time  # noqa: E402
-from datetime import datetime, timedelta, timezone  # noqa: E402
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 URL_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]+$")

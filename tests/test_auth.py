@@ -14,12 +14,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from service import create_app
 from service.auth import mint_token
 from service.config import ConfigError
-from service.db import db
 
-from conftest import _empty_tables, database_url
+from conftest import database_url
 from helpers import error_code
 from live import ROOT
 
@@ -67,24 +65,16 @@ def hs(payload, secret=HS_SECRET, alg="HS256"):
 
 
 @pytest.fixture
-def make_app(request, backend, tmp_path, monkeypatch):
-    """make_app(env={...}, **config): the service with this environment, on either database."""
+def make_app(make_app, monkeypatch):
+    """make_app(env={...}, **config): the service with this environment (no key variables
+    but those given), on either database."""
     def make(env=None, **config):
         for name in KEY_VARIABLES:
             monkeypatch.delenv(name, raising=False)
         for name, value in (env or {}).items():
             monkeypatch.setenv(name, value)
-        app = create_app({"DATABASE_URL": database_url(request, backend, tmp_path), "SERVICE_ENV": "test",
-                          **config})
-        if backend == "postgresql":
-            with db.connection_context():
-                _empty_tables()
-        return app
-    yield make
-    if not db.is_closed():
-        db.close()
-    if hasattr(db.obj, "close_all"):
-        db.obj.close_all()
+        return make_app(secret=None, **config)
+    return make
 
 
 @pytest.fixture
