@@ -1,7 +1,10 @@
 """gunicorn settings for production, read from the environment: `gunicorn -c gunicorn.conf.py wsgi:app`.
 
-The defaults suit one machine with 2 cores: 2 worker processes of 4 threads each, so up to
-8 requests at once and, with DB_POOL_SIZE=4, at most 8 PostgreSQL connections.
+The defaults suit one machine with 2 cores: 2 sync worker processes, each serving one request
+at a time on one PostgreSQL connection: the model that served most requests here
+(bench/results.md, "Worker model and pool size"). A sync worker is held by a slow client, so
+it belongs behind a buffering proxy or load balancer; for many slow clients use
+GUNICORN_WORKER_CLASS=gthread with GUNICORN_THREADS <= DB_POOL_SIZE.
 Any other gunicorn setting can be given in GUNICORN_CMD_ARGS."""
 import os
 import sys
@@ -17,8 +20,8 @@ def _int(name, default):
 
 bind = os.environ.get("GUNICORN_BIND") or f"0.0.0.0:{_int('PORT', '8000')}"
 workers = _int("WEB_CONCURRENCY", "2")
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = _int("GUNICORN_THREADS", "4")
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+threads = _int("GUNICORN_THREADS", "1")
 # The database layer keeps a connection per thread; gevent and eventlet would need psycopg2
 # made cooperative before anything is imported (bench/gunicorn_bench.py shows how).
 if worker_class not in ("sync", "gthread"):
