@@ -71,7 +71,7 @@ def _observability(app):
     @app.before_request
     def schema_ready():
         if request.blueprint and request.blueprint.startswith("api") and not db.ensure_schema(app):
-            raise errors.APIError(503, "database_unavailable", "the database cannot be reached")
+            raise errors.DatabaseUnavailable("schema not ready")
 
     @app.after_request
     def headers(response):

@@ -39,6 +39,10 @@ class APIError(Exception):
         self.status, self.code, self.message, self.fields = status, code, message, fields
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached, found without a driver error (the schema is not ready)."""
+
+
 def not_found(what):
     return APIError(404, "not_found", f"{what} not found")
 
@@ -101,6 +105,7 @@ def register(app):
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     @app.errorhandler(MaxConnectionsExceeded)
+    @app.errorhandler(DatabaseUnavailable)
     def database_unavailable(e):
         if hasattr(db.obj, "close_idle"):  # the pool's idle connections died with this one
             db.obj.close_idle()

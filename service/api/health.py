@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app
 
 from ..db import db, ensure_schema
-from ..errors import APIError
+from ..errors import DatabaseUnavailable
 
 bp = Blueprint("health", __name__)
 
@@ -17,6 +17,6 @@ def healthz():
 def readyz():
     """The database answers and the schema is in place (one query)."""
     if not ensure_schema(current_app):
-        raise APIError(503, "database_unavailable", "the database cannot be reached")
+        raise DatabaseUnavailable("schema not ready")
     db.execute_sql("SELECT 1")
     return {"status": "ok"}
