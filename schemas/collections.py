@@ -1,6 +1,8 @@
 from marshmallow import Schema, ValidationError, fields, validates_schema
 
-from .common import MAX_MEMBERS_PER_REQUEST, Name, NodeIds, PageArgs, PageSchema, QueryBoolean, Timestamp, UniqueStrings
+from .common import (
+    MAX_MEMBERS_PER_REQUEST, Name, NodeIds, PageArgs, PageSchema, QueryBoolean, Timestamp, UniqueStrings, timestamp,
+)
 
 
 class CollectionCreate(Schema):
@@ -51,6 +53,19 @@ class Collection(Schema):
 
 class CollectionDetail(Collection):
     members = UniqueStrings(fields.String(), required=True)
+
+
+def dump_collection(row, dataset_name, members=None):
+    """collection_schema.dump (or, with `members`, collection_detail_schema.dump) of the
+    collection `row` in the dataset named `dataset_name` (None: standalone), written out:
+    the same dict (tests/test_serialisation.py holds them equal) without marshmallow's work
+    per field."""
+    body = {"id": row.id, "name": row.name, "projectId": row.project_id, "dataset": dataset_name,
+            "memberCount": row.member_count, "createdAt": timestamp(row.created_at),
+            "updatedAt": timestamp(row.updated_at)}
+    if members is not None:
+        body["members"] = members
+    return body
 
 
 collection_create_schema = CollectionCreate()

@@ -201,6 +201,9 @@ class PageArgs(Schema):
         return args
 
 
+page_args_schema = PageArgs()
+
+
 def page_body(key, items, args, total):
     """The list envelope: {<key>: [...], page, pageSize, total, totalPages}."""
     return {key: items, "page": args["page"], "pageSize": args["page_size"], "total": total,

@@ -1,32 +1,17 @@
 """Dataset registry: namespaces › projects › datasets and collections of node IDs."""
 import re
 import uuid
+from datetime import timedelta
 
 import click
 from flask import Flask, g, request
 from werkzeug.exceptions import NotFound
-from werkzeug.routing import BaseConverter, ValidationError
 
-from schemas.common import NAME_REGEX, is_valid_name
+from . import api, auth, compiled, db, errors, logs, migrations
+from . import config as settings
+from .converters import CONVERTERS
 
-from . import auth, config as settings, db, errors, logs
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class SlugConverter(BaseConverter):
-    """A namespace or project slug; anything else matches no route (404, no database work)."""
-    regex = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-
-
-class NameConverter(BaseConverter):
-    """A dataset or collection name; a name that breaks the field rules cannot exist (404)."""
-    regex = NAME_REGEX
-
-    def to_python(self, value):
-        if not is_valid_name(value):
-            raise ValidationError()
-        return value
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 def _no_encoded_slash():
@@ -45,20 +30,19 @@ def create_app(config=None):
     settings.finalize(app.config, app.instance_path)
     app.json.sort_keys = False
     app.json.compact = True
-    app.url_map.converters.update(slug=SlugConverter, name=NameConverter)
+    app.url_map.converters.update(CONVERTERS)
     app.url_map.strict_slashes = False
 
     logs.init_app(app)
     errors.register(app)
     db.init_app(app)
     auth.init_app(app)
-    from .api import register
-
-    register(app)
+    compiled.enabled = app.config["SQL_CACHE"]
+    api.register(app)
     _observability(app)
     app.before_request(_no_encoded_slash)
     _commands(app)
-    db.ensure_schema(app)
+    migrations.ensure_schema(app)
     return app
 
 
@@ -66,11 +50,11 @@ def _observability(app):
     @app.before_request
     def request_id():
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
     @app.before_request
     def schema_ready():
-        if request.blueprint and request.blueprint.startswith("api") and not db.ensure_schema(app):
+        if request.blueprint and request.blueprint.startswith("api") and not migrations.ensure_schema(app):
             raise errors.DatabaseUnavailable("schema not ready")
 
     @app.after_request
@@ -86,7 +70,7 @@ def _commands(app):
     @app.cli.command("migrate")
     def migrate():
         """Create the schema, or upgrade it to this version of the service."""
-        before, after = db.migrate()
+        before, after = migrations.migrate()
         before = app.extensions.get("schema_found", before)  # the app migrated it as it loaded
         click.echo(f"schema at version {after}" + (f" (was {before})" if before != after else ""))
 
@@ -97,8 +81,6 @@ def _commands(app):
     @click.option("--expires-in", default=3600, show_default=True, help="Lifetime in seconds.")
     def mint_token(subject, namespaces, expires_in):
         """Print a token for SUBJECT, signed with this service's configuration."""
-        from datetime import timedelta
-
         if app.config["JWT_ALGORITHM"] == "RS256" and not app.config.get("JWT_PRIVATE_KEY"):
             raise click.ClickException("RS256 is configured: set JWT_PRIVATE_KEY to mint tokens")
         click.echo(auth.mint_token(subject, namespaces, timedelta(seconds=expires_in)))

@@ -50,6 +50,7 @@ def from_env(env=os.environ):
         "JWT_DECODE_LEEWAY": _int(env, "JWT_LEEWAY_SECONDS", "0"),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", str(1024 * 1024)),
         "SERVER_TIMING": _bool(env.get("SERVER_TIMING", "true")),
+        "SQL_CACHE": _bool(env.get("SQL_CACHE", "true")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "info"),
     }
 

@@ -1,68 +1,20 @@
 """Data access: one function per query of the contract's budget table, each one SQL
-statement, named after what it fetches or does. None of them knows about HTTP; a handler
+statement, named after what it fetches or does, and numbered as docs/api.md numbers it.
+None of them knows about HTTP; `find_*` answer None for what is not there, and a handler
 wraps the writes that take several statements in `transaction()`.
 
 Every query below namespace filters on `namespace_id` as well as on its parent, so that
 each stays inside one namespace.
 
-The reads that requests make most (namespace, project, dataset, every list) are compiled
-once: peewee writes a query's SQL anew on every call and makes a model instance of every row,
-which together cost more than PostgreSQL takes to answer them. `_select` runs the SQL that
-peewee wrote once for each query shape and reads rows as named tuples."""
+Reads go through service/compiled.py (SQL written once per query shape, rows as named
+tuples); writes are plain peewee and answer model instances."""
 import json
-from collections import namedtuple
-from functools import lru_cache
 
-from peewee import JOIN, SQL, DateTimeField, NodeList, Select, fn
+from peewee import JOIN, SQL, NodeList, Select, fn
 
+from .compiled import array, first, in_array, rows
 from .db import db, is_postgres, transaction  # noqa: F401 (transaction: for handlers)
-from .models import MODELS, Collection, Dataset, JSONField, Member, Namespace, Project, utcnow
-
-_COMPILED = {}
-# The columns that SQLite hands over as text: timestamps, and JSON.
-_CONVERTERS = {field.column_name: field.python_value for model in MODELS for field in model._meta.sorted_fields
-               if isinstance(field, (DateTimeField, JSONField))}
-
-
-def _compiled(build, args, shape):
-    """(sql, params) of the query `build(*args, **shape)`, peewee writing the SQL of each
-    query shape only once per kind of database. The SQL text depends on the shape (the
-    keyword arguments, and how many values there are) but not on the values, so it is
-    written with stand-ins for `args` and kept with the places they took; each call puts
-    its own values there. `build` must use its positional arguments as values only."""
-    key = (build, tuple(sorted(shape.items())), len(args), type(db.obj))
-    compiled = _COMPILED.get(key)
-    if compiled is None:
-        stand_ins = [f"\x00stand-in {i}\x00" for i in range(len(args))]
-        sql, params = build(*stand_ins, **shape).sql()
-        slots = [stand_ins.index(p) if isinstance(p, str) and p in stand_ins else (p,) for p in params]
-        if {slot for slot in slots if isinstance(slot, int)} != set(range(len(args))):
-            raise RuntimeError(f"{build.__name__}: every argument must reach the SQL as a parameter")
-        compiled = _COMPILED[key] = sql, slots
-    sql, slots = compiled
-    return sql, [args[slot] if isinstance(slot, int) else slot[0] for slot in slots]
-
-
-@lru_cache(maxsize=64)
-def _row_type(columns):
-    return namedtuple("Row", columns)
-
-
-def _select(build, *args, **shape):
-    """The rows of the query `build(*args, **shape)` (see `_compiled`), as named tuples of
-    its columns (row.id, row.created_at, ...), with the values its fields would give."""
-    cursor = db.execute_sql(*_compiled(build, args, shape))
-    row_type = _row_type(tuple(column[0] for column in cursor.description))
-    rows = cursor.fetchall()
-    if is_postgres():  # psycopg2 already gives datetimes and decoded jsonb
-        return [row_type._make(row) for row in rows]
-    converters = [_CONVERTERS.get(name) for name in row_type._fields]
-    return [row_type._make([c(v) if c else v for c, v in zip(converters, row)]) for row in rows]
-
-
-def _first(build, *args, **shape):
-    rows = _select(build, *args, **shape)
-    return rows[0] if rows else None
+from .models import Collection, Dataset, Member, Namespace, Project, utcnow
 
 
 def _page_query(query, page_size, offset, counted=None, columns=(), joins=()):
@@ -86,8 +38,8 @@ def _page_query(query, page_size, offset, counted=None, columns=(), joins=()):
 def _paginate(build, page, page_size, *args, **shape):
     """The page that `build(*args, page_size, offset, **shape)` (a `_page_query`) selects:
     (its rows, the statement's first row), where first_row.total is the total."""
-    rows = _select(build, *args, page_size, (page - 1) * page_size, **shape)
-    return [row for row in rows if row.id is not None], rows[0]
+    found = rows(build, *args, page_size, (page - 1) * page_size, **shape)
+    return [row for row in found if row.id is not None], found[0]
 
 
 def _live(model):
@@ -102,7 +54,13 @@ def create_namespace(slug, name):
 
 
 def _in_scope(query, scope, scoped):
-    return query.where(Namespace.slug.in_(list(scope))) if scoped else query
+    """`query` limited to the namespaces of `scope`: () or (an array parameter of slugs,)."""
+    return query.where(in_array(Namespace.slug, *scope)) if scoped else query
+
+
+def _scope_args(scope):
+    """The token's scope as (one array parameter,) or () for every namespace."""
+    return () if scope is None else (array(sorted(scope)),)
 
 
 def _namespaces_page(*args, scoped):
@@ -111,9 +69,9 @@ def _namespaces_page(*args, scoped):
 
 
 def list_namespaces(scope, page, page_size):
-    """N2 queries 1+2: a page of the namespaces in the token's scope, and their total."""
-    rows, first = _paginate(_namespaces_page, page, page_size, *sorted(scope or ()), scoped=scope is not None)
-    return rows, first.total
+    """N2 query 1: a page of the namespaces in the token's scope, and their total."""
+    found, first_row = _paginate(_namespaces_page, page, page_size, *_scope_args(scope), scoped=scope is not None)
+    return found, first_row.total
 
 
 def _namespace(slug, *scope, scoped):
@@ -123,7 +81,7 @@ def _namespace(slug, *scope, scoped):
 def find_namespace(slug, scope):
     """Query 1 of every namespaced endpoint: the live namespace `slug`, if the token's scope
     holds it. Out of scope costs the same query and answers the same None as missing."""
-    return _first(_namespace, slug, *sorted(scope or ()), scoped=scope is not None)
+    return first(_namespace, slug, *_scope_args(scope), scoped=scope is not None)
 
 
 # -- projects -----------------------------------------------------------------------------
@@ -138,9 +96,9 @@ def _projects_page(namespace_id, page_size, offset):
 
 
 def list_projects(namespace, page, page_size):
-    """P2 queries 2+3: a page of the namespace's projects, and their total."""
-    rows, first = _paginate(_projects_page, page, page_size, namespace.id)
-    return rows, first.total
+    """P2 query 2: a page of the namespace's projects, and their total."""
+    found, first_row = _paginate(_projects_page, page, page_size, namespace.id)
+    return found, first_row.total
 
 
 def _project(namespace_id, slug):
@@ -149,7 +107,7 @@ def _project(namespace_id, slug):
 
 def find_project(namespace, slug):
     """Query 2 of every project-scoped endpoint: the live project `slug` of the namespace."""
-    return _first(_project, namespace.id, slug)
+    return first(_project, namespace.id, slug)
 
 
 # -- datasets -----------------------------------------------------------------------------
@@ -160,36 +118,31 @@ def create_dataset(project, name, description=None, tags=(), metadata=None):
                           description=description, tags=list(tags), metadata=metadata)
 
 
-def _tag_args(tags):
-    """The parameters of `_has_tags`: the tags as one JSON array on PostgreSQL, one by one on SQLite."""
-    return [json.dumps(list(tags))] if tags and is_postgres() else list(tags)
-
-
-def _has_tags(*tag_args):
-    """Datasets carrying every one of the tags: jsonb containment (GIN-indexed) on
-    PostgreSQL, json_each on SQLite."""
+def _has_tags(tags):
+    """Datasets carrying every one of `tags` (one JSON array parameter): jsonb containment
+    (GIN-indexed) on PostgreSQL; on SQLite, no tag of the list missing from the dataset's."""
     if is_postgres():
-        return SQL("tags @> %s::jsonb", list(tag_args))
-    clauses = [SQL("EXISTS (SELECT 1 FROM json_each(tags) WHERE value = ?)", [tag]) for tag in tag_args]
-    return clauses[0] if len(clauses) == 1 else SQL(" AND ".join("(%s)" % c.sql for c in clauses),
-                                                    [p for c in clauses for p in c.params])
+        return SQL("tags @> %s::jsonb", [tags])
+    return SQL("NOT EXISTS (SELECT value FROM json_each(?) EXCEPT SELECT value FROM json_each(tags))", [tags])
 
 
-def _datasets_page(namespace_id, project_id, *args):
-    *tag_args, page_size, offset = args
+def _datasets_page(namespace_id, project_id, *args, tagged):
+    *tags, page_size, offset = args
     query = Dataset.select().where(Dataset.namespace == namespace_id, Dataset.project == project_id, _live(Dataset))
-    if tag_args:
-        return _page_query(query.where(_has_tags(*tag_args)), page_size, offset)
+    if tagged:
+        return _page_query(query.where(_has_tags(*tags)), page_size, offset)
     # the count the database keeps (see migrations): no counting of a large project
     return _page_query(query, page_size, offset,
                        counted=Project.select(Project.dataset_count.alias("total")).where(Project.id == project_id))
 
 
 def list_datasets(project, page, page_size, tags=()):
-    """D2 queries 3+4: a page of the project's datasets (carrying every tag of `tags`), and
+    """D2 query 3: a page of the project's datasets (carrying every tag of `tags`), and
     their total."""
-    rows, first = _paginate(_datasets_page, page, page_size, project.namespace_id, project.id, *_tag_args(tags))
-    return rows, first.total
+    tag_args = (json.dumps(list(tags)),) if tags else ()
+    found, first_row = _paginate(_datasets_page, page, page_size, project.namespace_id, project.id, *tag_args,
+                                 tagged=bool(tags))
+    return found, first_row.total
 
 
 def _dataset(namespace_id, project_id, name, *, lock):
@@ -204,7 +157,7 @@ def find_dataset(project, name, lock=False):
     """D3/D4 query 3, C1 query 3, C4 query 4: the live dataset `name` of the project.
     `lock` (C1, C4) keeps it from being deleted until the transaction ends, so that a
     collection is never put into a dataset that a concurrent D5 is detaching."""
-    return _first(_dataset, project.namespace_id, project.id, name, lock=lock and is_postgres())
+    return first(_dataset, project.namespace_id, project.id, name, lock=lock and is_postgres())
 
 
 def _dataset_collections(namespace_id, dataset_id):
@@ -228,27 +181,27 @@ def find_dataset_collections(dataset):
     ordered subquery on SQLite), so that no row per member is read one by one."""
     return [{"id": row.id, "name": row.name,
              "members": json.loads(row.members) if isinstance(row.members, str) else row.members}
-            for row in _select(_dataset_collections, dataset.namespace_id, dataset.id)]
+            for row in rows(_dataset_collections, dataset.namespace_id, dataset.id)]
 
 
 def update_dataset(dataset, changes):
     """D4 query 4: apply `changes` to the live dataset; returns it as stored, or None when it
     was deleted meanwhile. A live name taken raises IntegrityError."""
-    rows = list(Dataset.update(**changes, updated_at=utcnow())
-                .where(Dataset.id == dataset.id, _live(Dataset))
-                .returning(Dataset)
-                .execute())
-    return rows[0] if rows else None
+    updated = list(Dataset.update(**changes, updated_at=utcnow())
+                   .where(Dataset.id == dataset.id, _live(Dataset))
+                   .returning(Dataset)
+                   .execute())
+    return updated[0] if updated else None
 
 
 def soft_delete_dataset(project, name):
     """D5 query 3: mark the live dataset `name` deleted; returns its id, or None."""
-    rows = list(Dataset.update(deleted_at=utcnow())
-                .where(Dataset.namespace == project.namespace_id, Dataset.project == project.id,
-                       Dataset.name == name, _live(Dataset))
-                .returning(Dataset.id)
-                .execute())
-    return rows[0].id if rows else None
+    deleted = list(Dataset.update(deleted_at=utcnow())
+                   .where(Dataset.namespace == project.namespace_id, Dataset.project == project.id,
+                          Dataset.name == name, _live(Dataset))
+                   .returning(Dataset.id)
+                   .execute())
+    return deleted[0].id if deleted else None
 
 
 def detach_collections(project, dataset_id):
@@ -286,34 +239,40 @@ def _collections_page(namespace_id, project_id, *args, standalone):
 
 
 def list_collections(project, page, page_size, dataset_name=None, standalone=False):
-    """C2 queries 3+4: a page of the project's collections (only those of dataset
+    """C2 query 3: a page of the project's collections (only those of dataset
     `dataset_name`, or only standalone ones), each with its dataset's name, and their total.
     The dataset is looked up inside the same statement. Returns (rows, total, dataset_found)."""
     named = [] if standalone or dataset_name is None else [dataset_name]
-    rows, first = _paginate(_collections_page, page, page_size, project.namespace_id, project.id, *named,
-                            standalone=standalone)
-    return rows, first.total, not named or first.found_dataset_id is not None
+    found, first_row = _paginate(_collections_page, page, page_size, project.namespace_id, project.id, *named,
+                                 standalone=standalone)
+    return found, first_row.total, not named or first_row.found_dataset_id is not None
+
+
+def _collection(namespace_id, project_id, name, *, lock):
+    query = (Collection.select(Collection, Dataset.name.alias("dataset_name"))
+             .join(Dataset, JOIN.LEFT_OUTER, on=(Collection.dataset == Dataset.id))
+             .where(Collection.namespace == namespace_id, Collection.project == project_id,
+                    Collection.name == name, _live(Collection))
+             .limit(1))
+    return query.for_update(of=Collection) if lock else query
 
 
 def find_collection(project, name, lock=False):
-    """C3/C4/C5 query 3: the live collection `name` of the project, with its dataset's name.
-    `lock` holds its row until the transaction ends (C5: concurrent member changes queue)."""
-    query = (Collection.select(Collection, Dataset.name.alias("dataset_name"))
-             .join(Dataset, JOIN.LEFT_OUTER, on=(Collection.dataset == Dataset.id))
-             .where(Collection.namespace == project.namespace_id, Collection.project == project.id,
-                    Collection.name == name, _live(Collection)))
-    if lock and is_postgres():
-        query = query.for_update(of=Collection)
-    return query.objects().first()
+    """C3/C4/C5 query 3: the live collection `name` of the project, with its dataset's name
+    (`dataset_name`). `lock` holds its row until the transaction ends (C4, C5: concurrent
+    changes queue)."""
+    return first(_collection, project.namespace_id, project.id, name, lock=lock and is_postgres())
+
+
+def _members(namespace_id, collection_id):
+    return (Member.select(Member.node_id)
+            .where(Member.namespace == namespace_id, Member.collection == collection_id)
+            .order_by(Member.position))
 
 
 def find_members(collection):
     """C3 query 4: the collection's members in the order they were added."""
-    return [node_id for (node_id,) in
-            Member.select(Member.node_id)
-            .where(Member.namespace == collection.namespace_id, Member.collection == collection.id)
-            .order_by(Member.position)
-            .tuples()]
+    return [row.node_id for row in rows(_members, collection.namespace_id, collection.id)]
 
 
 def add_members(collection, node_ids, first_position):
@@ -340,7 +299,7 @@ def remove_members(collection, node_ids):
     many were removed."""
     return (Member.delete()
             .where(Member.namespace == collection.namespace_id, Member.collection == collection.id,
-                   Member.node_id.in_(list(node_ids)))
+                   in_array(Member.node_id, array(node_ids)))
             .execute())
 
 

@@ -1,5 +1,5 @@
-"""The database: one proxy, a connection per request, roundtrip counting, schema creation."""
-import logging
+"""The database: one proxy, a connection per request, roundtrip counting. Schema versions
+and their upgrades live in service/migrations.py, which imports this module."""
 import threading
 import time
 from contextlib import contextmanager
@@ -12,13 +12,7 @@ from playhouse.db_url import parse
 from playhouse.pool import PooledPostgresqlDatabase
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
-log = logging.getLogger(__name__)
-
 db = DatabaseProxy()
-
-# Bumped by every schema change; service/migrations.py holds the steps.
-SCHEMA_VERSION = 2
-_SCHEMA_LOCK_KEY = 0x7265_6769_7374  # "regist": one advisory lock for schema work
 
 
 class _Pool(PooledPostgresqlDatabase):
@@ -142,48 +136,3 @@ def uncounted():
     finally:
         if saved is not None:
             g.db_queries = saved
-
-
-def schema_version():
-    from .models import SchemaVersion
-
-    if not db.table_exists(SchemaVersion._meta.table_name):
-        return 0
-    row = SchemaVersion.select(SchemaVersion.version).first()
-    return row.version if row else 0
-
-
-def migrate():
-    """Create the schema, or bring it up to SCHEMA_VERSION, under one lock so that several
-    workers starting at once on an empty database do it once. Returns (before, after)."""
-    from .migrations import upgrade
-
-    with uncounted(), db.connection_context():
-        if not is_postgres():  # SQLite alters a table by rebuilding it, which needs foreign
-            db.pragma("foreign_keys", 0)  # keys off: possible only outside a transaction
-        with transaction():
-            if is_postgres():
-                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
-            before = schema_version()
-            if before < SCHEMA_VERSION:
-                upgrade(before)
-                if not is_postgres() and db.execute_sql("PRAGMA foreign_key_check").fetchone():
-                    raise RuntimeError("the upgrade would break a foreign key; nothing was changed")
-    return before, SCHEMA_VERSION
-
-
-def ensure_schema(app):
-    """Migrate on first use; while the database is unreachable, try again on the next request."""
-    if app.extensions.get("schema_ready"):
-        return True
-    try:
-        before, after = migrate()
-    except Exception as e:  # unreachable now: the request that needs it answers 503
-        log.warning("schema not ready: %s", e)
-        return False
-    if before != after:
-        log.info("schema migrated from version %s to %s", before, after)
-    app.extensions["schema_ready"] = True
-    app.extensions["schema_found"] = before
-    return True
-

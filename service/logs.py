@@ -12,6 +12,7 @@ import sys
 from datetime import datetime, timezone
 from urllib.parse import unquote, urlparse
 
+from flask import g, has_request_context
 from gunicorn.glogging import Logger
 
 from .config import ConfigError
@@ -39,8 +40,6 @@ def redact(text):
 
 
 def _request_id():
-    from flask import g, has_request_context
-
     return g.get("request_id") if has_request_context() else None
 
 

@@ -5,11 +5,23 @@ the previous version intact.
 
 To change the schema: change the models (and `create` if it is more than tables and
 indexes), add a step that upgrades a database of the previous version without losing
-rows, bump db.SCHEMA_VERSION, and add the previous version to tests/test_migrations.py."""
-from playhouse.migrate import PostgresqlMigrator, SqliteMigrator, migrate
+rows, bump SCHEMA_VERSION, and add the previous version to tests/test_migrations.py.
 
-from .db import SCHEMA_VERSION, db, is_postgres
+`ensure_schema` runs this on first use, so that a fresh database needs no separate step;
+`flask --app wsgi migrate` runs it explicitly."""
+import logging
+
+from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
+from playhouse.migrate import migrate as run_migrations
+
+from .db import db, is_postgres, transaction, uncounted
 from .models import MODELS, Project, SchemaVersion
+
+log = logging.getLogger(__name__)
+
+# Bumped by every schema change; STEPS below hold the steps.
+SCHEMA_VERSION = 2
+_SCHEMA_LOCK_KEY = 0x7265_6769_7374  # "regist": one advisory lock for schema work
 
 # Project.dataset_count follows the live datasets of the project: +1 when one is created,
 # -1 when one is soft-deleted (rows are never undeleted).
@@ -54,7 +66,7 @@ def create():
 
 def _v2_project_dataset_count():
     migrator = PostgresqlMigrator(db) if is_postgres() else SqliteMigrator(db)
-    migrate(migrator.add_column("project", "dataset_count", Project.dataset_count))
+    run_migrations(migrator.add_column("project", "dataset_count", Project.dataset_count))
     db.execute_sql("UPDATE project SET dataset_count = (SELECT count(*) FROM dataset "
                    "WHERE dataset.project_id = project.id AND dataset.deleted_at IS NULL)")
     _count_triggers()
@@ -71,3 +83,43 @@ def upgrade(current):
             STEPS[version]()
     SchemaVersion.delete().execute()
     SchemaVersion.insert(version=SCHEMA_VERSION).execute()
+
+
+def schema_version():
+    if not db.table_exists(SchemaVersion._meta.table_name):
+        return 0
+    row = SchemaVersion.select(SchemaVersion.version).first()
+    return row.version if row else 0
+
+
+def migrate():
+    """Create the schema, or bring it up to SCHEMA_VERSION, under one lock so that several
+    workers starting at once on an empty database do it once. Returns (before, after)."""
+    with uncounted(), db.connection_context():
+        if not is_postgres():  # SQLite alters a table by rebuilding it, which needs foreign
+            db.pragma("foreign_keys", 0)  # keys off: possible only outside a transaction
+        with transaction():
+            if is_postgres():
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK_KEY,))
+            before = schema_version()
+            if before < SCHEMA_VERSION:
+                upgrade(before)
+                if not is_postgres() and db.execute_sql("PRAGMA foreign_key_check").fetchone():
+                    raise RuntimeError("the upgrade would break a foreign key; nothing was changed")
+    return before, SCHEMA_VERSION
+
+
+def ensure_schema(app):
+    """Migrate on first use; while the database is unreachable, try again on the next request."""
+    if app.extensions.get("schema_ready"):
+        return True
+    try:
+        before, after = migrate()
+    except Exception as e:  # unreachable now: the request that needs it answers 503
+        log.warning("schema not ready: %s", e)
+        return False
+    if before != after:
+        log.info("schema migrated from version %s to %s", before, after)
+    app.extensions["schema_ready"] = True
+    app.extensions["schema_found"] = before
+    return True

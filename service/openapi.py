@@ -4,7 +4,8 @@ It is built, not written: the paths and their parameters come from the applicati
 routes, and every body, query and response schema is a marshmallow schema of schemas/ (the
 very instances the handlers load bodies and query arguments with), converted by apispec.
 What the schemas cannot say by themselves (the rules their validator functions enforce, the
-statuses of each endpoint) is added here, next to the contract's endpoint ids."""
+statuses every endpoint shares) is added here; what each endpoint is, reads and answers is
+recorded on its handler (service/contract.py)."""
 import re
 from importlib.metadata import version
 
@@ -12,22 +13,12 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app
 
-from schemas.collections import (
-    CollectionPage, collection_create_schema, collection_detail_schema, collection_list_args_schema,
-    collection_schema, collection_update_schema, members_change_schema,
-)
 from schemas.common import (
-    NAME_REGEX, Error, Metadata, Name, PageArgs, QueryBoolean, QueryInteger, Success, Text, Timestamp, check_name,
-    check_no_control,
+    NAME_REGEX, Error, Metadata, Name, QueryBoolean, QueryInteger, Text, Timestamp, check_name, check_no_control,
 )
-from schemas.datasets import (
-    DatasetPage, dataset_create_schema, dataset_detail_schema, dataset_list_args_schema, dataset_schema,
-    dataset_update_schema,
-)
-from schemas.namespaces import NamespacePage, namespace_create_schema, namespace_schema
-from schemas.projects import ProjectPage, project_create_schema, project_schema
 
-from . import NameConverter, SlugConverter
+from .contract import operation, operation_of
+from .converters import NameConverter, SlugConverter
 
 bp = Blueprint("openapi", __name__)
 
@@ -52,74 +43,6 @@ _ERROR_SUMMARIES = {
 }
 
 
-def _op(contract_id, summary, ok, *, body=None, query=None, errors=None, status=200):
-    return {"id": contract_id, "summary": summary, "ok": (status, ok), "body": body, "query": query,
-            "errors": errors or {}}
-
-
-_NS404 = {404: "The namespace does not exist"}
-_PROJECT404 = {404: "The namespace or project does not exist"}
-_DATASET404 = {404: "The namespace, project or dataset does not exist"}
-_COLLECTION404 = {404: "The namespace, project or collection does not exist"}
-
-# What each handler (by Flask endpoint) reads and answers, with its contract-specific errors.
-# 400, 401, 413, 415 and 503 are added where they apply (see _responses).
-OPERATIONS = {
-    "api.namespaces.create_namespace": _op(
-        "N1", "Create a namespace", namespace_schema, status=201, body=namespace_create_schema,
-        errors={403: "Only a token for every namespace (\"*\") may create a namespace",
-                409: "The slug is taken"}),
-    "api.namespaces.list_namespaces": _op(
-        "N2", "List the namespaces the token may act in", NamespacePage, query=PageArgs()),
-    "api.namespaces.get_namespace": _op("N3", "Get a namespace", namespace_schema, errors=_NS404),
-    "api.projects.create_project": _op(
-        "P1", "Create a project", project_schema, status=201, body=project_create_schema,
-        errors={**_NS404, 409: "The slug is taken in this namespace"}),
-    "api.projects.list_projects": _op(
-        "P2", "List the projects of a namespace", ProjectPage, query=PageArgs(), errors=_NS404),
-    "api.projects.get_project": _op("P3", "Get a project", project_schema, errors=_PROJECT404),
-    "api.datasets.create_dataset": _op(
-        "D1", "Create a dataset", dataset_schema, status=201, body=dataset_create_schema,
-        errors={**_PROJECT404, 409: "A live dataset of the project has this name"}),
-    "api.datasets.list_datasets": _op(
-        "D2", "List the datasets of a project (those carrying every `tag` given)", DatasetPage,
-        query=dataset_list_args_schema, errors=_PROJECT404),
-    "api.datasets.get_dataset": _op(
-        "D3", "Get a dataset with its collections and their members", dataset_detail_schema, errors=_DATASET404),
-    "api.datasets.update_dataset": _op(
-        "D4", "Update a dataset: only the fields present change", dataset_schema, body=dataset_update_schema,
-        errors={**_DATASET404, 409: "Another live dataset of the project has the new name"}),
-    "api.datasets.delete_dataset": _op(
-        "D5", "Soft-delete a dataset; its collections become standalone", Success, errors=_DATASET404),
-    "api.collections.create_collection": _op(
-        "C1", "Create a collection, standalone or in a dataset, with its first members", collection_schema,
-        status=201, body=collection_create_schema,
-        errors={404: "The namespace, project or named dataset does not exist",
-                409: "A live collection of the project has this name"}),
-    "api.collections.list_collections": _op(
-        "C2", "List the collections of a project: all, those of one `dataset`, or the `standalone=true` "
-              "ones (giving both is a 400)", CollectionPage,
-        query=collection_list_args_schema,
-        errors={404: "The namespace, project or named dataset does not exist"}),
-    "api.collections.get_collection": _op(
-        "C3", "Get a collection with its members", collection_detail_schema, errors=_COLLECTION404),
-    "api.collections.update_collection": _op(
-        "C4", "Rename a collection or move it (`dataset: null`: standalone)", collection_schema,
-        body=collection_update_schema,
-        errors={404: "The namespace, project, collection or named dataset does not exist",
-                409: "Another live collection of the project has the new name"}),
-    "api.collections.change_members": _op(
-        "C5", "Add and remove members: at most 10,000 node IDs in all, none in both `add` and `remove` "
-              "(a 400)", collection_schema,
-        body=members_change_schema, errors=_COLLECTION404),
-    "api.collections.delete_collection": _op(
-        "C6", "Soft-delete a collection; its members are kept", Success, errors=_COLLECTION404),
-    "health.healthz": _op("H1", "Liveness: the process answers (no database)", None),
-    "health.readyz": _op("H2", "Readiness: the database answers", None,
-                         errors={503: _ERROR_SUMMARIES[503]}),
-    "openapi.openapi_document": _op("O1", "This OpenAPI document", None),
-}
-
 # The example of each path parameter (a dataset's or a collection's name, by resource).
 PATH_EXAMPLES = {"slug": "acme", "projectSlug": "vision", "datasets": "training-v2",
                  "collections": "front-camera-clips"}
@@ -133,12 +56,6 @@ _JSON_VALUE = {"anyOf": [
     {"type": "array", "items": {"$ref": JSON_VALUE_REF}},
     {"type": "object", "propertyNames": {"pattern": NO_NUL_PATTERN}, "additionalProperties": {"$ref": JSON_VALUE_REF}},
 ]}
-
-_STATUS = {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}},
-           "additionalProperties": False}
-_PLAIN_BODIES = {"health.healthz": _STATUS, "health.readyz": _STATUS,
-                 "openapi.openapi_document": {"type": "object"}}
-
 
 def _field_rules(converter, field, ret, **kwargs):
     """An apispec attribute function: what our own field types and validator functions enforce."""
@@ -184,19 +101,17 @@ def _path_parameters(rule, converter):
 
 
 def _responses(endpoint, op):
-    status, schema = op["ok"]
     ok = {"description": "Success"}
-    body = _PLAIN_BODIES.get(endpoint, schema)
-    if body is not None:
-        ok["content"] = {"application/json": {"schema": body}}
-    errors = dict(op["errors"])
+    if op.response is not None:
+        ok["content"] = {"application/json": {"schema": op.response}}
+    errors = dict(op.errors)
     if endpoint.startswith("api."):
         errors.update({401: _ERROR_SUMMARIES[401], 503: _ERROR_SUMMARIES[503]})
-    if op["body"] is not None or op["query"] is not None:
+    if op.body is not None or op.query is not None:
         errors[400] = _ERROR_SUMMARIES[400]
-    if op["body"] is not None:
+    if op.body is not None:
         errors.update({413: _ERROR_SUMMARIES[413], 415: _ERROR_SUMMARIES[415]})
-    responses = {str(status): ok}
+    responses = {str(op.status): ok}
     for code in sorted(errors):
         responses[str(code)] = {"description": errors[code],
                                 "content": {"application/json": {"schema": Error}}}
@@ -224,31 +139,32 @@ def build(app):
 
     paths = {}
     for rule in app.url_map.iter_rules():
-        op = OPERATIONS.get(rule.endpoint)
+        op = operation_of(app.view_functions[rule.endpoint])
         if op is None:
             continue
         (method,) = rule.methods - {"HEAD", "OPTIONS"}
-        operation = {
+        entry = {
             "operationId": _camel(rule.endpoint.rsplit(".", 1)[-1]),
-            "summary": f"{op['id']} · {op['summary']}",
+            "summary": f"{op.id} · {op.summary}",
             "tags": [rule.endpoint.split(".")[-2]],
             "parameters": _path_parameters(rule, converter),
             "responses": _responses(rule.endpoint, op),
         }
-        if op["query"] is not None:
-            operation["parameters"].append({"in": "query", "schema": op["query"]})
-        if op["body"] is not None:
-            operation["requestBody"] = {"required": True,
-                                        "content": {"application/json": {"schema": op["body"]}}}
+        if op.query is not None:
+            entry["parameters"].append({"in": "query", "schema": op.query})
+        if op.body is not None:
+            entry["requestBody"] = {"required": True,
+                                        "content": {"application/json": {"schema": op.body}}}
         if not rule.endpoint.startswith("api."):
-            operation["security"] = []
-        paths.setdefault(_path(rule), {})[method.lower()] = operation
+            entry["security"] = []
+        paths.setdefault(_path(rule), {})[method.lower()] = entry
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()
 
 
 @bp.get("/openapi.json")
+@operation("O1", "This OpenAPI document", {"type": "object"})
 def openapi_document():
     """The document, built once per application (no database work)."""
     if "openapi" not in current_app.extensions:

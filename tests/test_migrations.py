@@ -17,7 +17,8 @@ from operations import connect, new_postgres_database, placeholder
 
 from service import create_app
 from service.auth import mint_token
-from service.db import SCHEMA_VERSION, db
+from service.db import db
+from service.migrations import SCHEMA_VERSION
 
 FLASK = str(Path(sys.executable).with_name("flask"))
 V1_SCHEMA = Path(__file__).parent / "schema_v1"

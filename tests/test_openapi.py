@@ -156,27 +156,35 @@ def test_component_schemas_are_the_marshmallow_schemas(document):
         assert component["additionalProperties"] is False, name
 
 
-def test_bodies_and_query_arguments_are_those_the_handlers_load(app, document):
-    """The schema the document gives for an operation's body or query is one its handler
-    loads (read from the handler's code: the schema instances it names)."""
-    loaded = {}
-    for rule in app.url_map.iter_rules():
-        handler = app.view_functions[rule.endpoint]
-        for method in rule.methods - {"HEAD", "OPTIONS"}:
-            loaded[_route_key(method, rule.rule)] = {
-                type(handler.__globals__[name]).__name__ for name in handler.__code__.co_names
-                if isinstance(handler.__globals__.get(name), Schema)}
-    marshmallow = _marshmallow_schemas()
+def _example_url(path, op):
+    return re.sub(r"\{(\w+)\}", lambda m: next(p["example"] for p in op["parameters"] if p["name"] == m.group(1)),
+                  path)
+
+
+def test_bodies_and_query_arguments_are_those_the_handlers_load(api, document):
+    """What the document says an operation reads is what its handler loads: a body with a
+    field the document does not list is refused naming that field, and the fields the
+    document requires are the ones reported missing; likewise for query arguments."""
     checked = 0
     for contract_id, (method, path, op) in _operations(document).items():
-        names = loaded[_route_key(method, path)]
+        url = _example_url(path, op)
         if "requestBody" in op:
-            ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-            assert ref in names, (contract_id, ref, names)
+            schema = _resolve(document, op["requestBody"]["content"]["application/json"]["schema"]).schema
+            component = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+            response = api.request(method.upper(), url, json={"notDocumented": 1})
+            assert response.status_code == 400, (contract_id, response.get_json())
+            fields = response.get_json()["error"]["fields"]
+            missing = {name for name in fields if name not in ("notDocumented", "_schema")}
+            assert "notDocumented" in fields and missing == set(component.get("required", [])), (contract_id, fields)
             checked += 1
         query = {p["name"] for p in op["parameters"] if p["in"] == "query"}
         if query:
-            assert any(_keys(marshmallow[name]) == query for name in names), (contract_id, query, names)
+            response = api.request(method.upper(), url, query_string={"notDocumented": "1"})
+            assert response.status_code == 400 and set(response.get_json()["error"]["fields"]) == {"notDocumented"}
+            for name in query:  # every documented argument is read (and checked)
+                response = api.request(method.upper(), url, query_string={name: "\x00"})
+                assert response.status_code == 400, (contract_id, name)
+                assert set(response.get_json()["error"]["fields"]) == {name}, (contract_id, name)
             checked += 1
     assert checked == 11  # 7 bodies (N1, P1, D1, D4, C1, C4, C5), 4 lists (N2, P2, D2, C2)
 

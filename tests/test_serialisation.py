@@ -1,11 +1,12 @@
-"""D2 and D3 dump their rows through written-out functions (schemas/datasets.py
-dump_list_item, dump_detail) instead of marshmallow's per-field work. The marshmallow
+"""D2, D3 and the collection endpoints dump their rows through written-out functions
+(schemas/datasets.py dump_list_item, dump_detail; schemas/collections.py dump_collection) instead of marshmallow's per-field work. The marshmallow
 schemas stay the documented shape of the responses: these tests hold both to the same
 output, for rows as each database gives them back."""
 from types import SimpleNamespace
 
 import pytest
 
+from schemas.collections import collection_detail_schema, collection_schema, dump_collection
 from schemas.datasets import dataset_detail_schema, dataset_list_item_schema, dump_detail, dump_list_item
 from service import data
 from service.db import db
@@ -70,3 +71,17 @@ def test_api_answers_what_the_marshmallow_schemas_would(api, app, datasets):
     assert detail == expected
     assert {c["name"]: c["members"] for c in detail["collections"]} == {
         "clips": ["n1", "ñ/3 ☃", "n0"], "empty": [], "more": ["n9"]}
+
+
+def test_collections_dump_as_the_marshmallow_schemas_do(app, datasets):
+    with app.app_context(), db.connection_context():
+        project = _project()
+        rows, total, _ = data.list_collections(project, 1, 50)
+        assert total == len(rows) == 4
+        for listed_row in rows:
+            row = data.find_collection(project, listed_row.name)
+            members = data.find_members(row)
+            assert dump_collection(listed_row, listed_row.dataset_name) == collection_schema.dump(listed_row)
+            assert dump_collection(row, row.dataset_name) == collection_schema.dump(row)
+            detail = collection_detail_schema.dump(SimpleNamespace(**row._asdict(), members=members))
+            assert dump_collection(row, row.dataset_name, members) == detail

@@ -3,109 +3,108 @@ from flask import Blueprint
 from peewee import IntegrityError
 
 from schemas.collections import (
-    collection_create_schema, collection_detail_schema, collection_list_args_schema, collection_schema,
-    collection_update_schema, members_change_schema,
+    CollectionPage, collection_create_schema, collection_detail_schema, collection_list_args_schema,
+    collection_schema, collection_update_schema, dump_collection, members_change_schema,
 )
-from schemas.common import page_body
+from schemas.common import Success, page_body
 
 from .. import data
+from ..contract import operation
 from ..errors import conflict, not_found
-from . import find_project, json_body, query_args
+from .common import collection_or_404, dataset_or_404, json_body, project_or_404, query_args
 
 bp = Blueprint("collections", __name__,
                url_prefix="/namespaces/<slug:slug>/projects/<slug:project_slug>/collections")
 
-
-def _find_dataset(project, name):
-    """The dataset a collection is put in, locked against deletion until the write commits."""
-    dataset = data.find_dataset(project, name, lock=True)
-    if dataset is None:
-        raise not_found(f"dataset '{name}'")
-    return dataset
-
-
-def _find_collection(project, name, lock=False):
-    collection = data.find_collection(project, name, lock=lock)
-    if collection is None:
-        raise not_found(f"collection '{name}'")
-    return collection
+COLLECTION_404 = {404: "The namespace, project or collection does not exist"}
 
 
 @bp.post("")
+@operation("C1", "Create a collection, standalone or in a dataset, with its first members", collection_schema,
+           status=201, body=collection_create_schema,
+           errors={404: "The namespace, project or named dataset does not exist",
+                   409: "A live collection of the project has this name"})
 def create_collection(slug, project_slug):
     body = collection_create_schema.load(json_body())
     members = body.get("members", [])
-    project = find_project(slug, project_slug)  # 1, 2
+    project = project_or_404(slug, project_slug)  # 1, 2
     try:
         with data.transaction():
-            dataset = _find_dataset(project, body["dataset"]) if body.get("dataset") else None  # 3
+            dataset = dataset_or_404(project, body["dataset"], lock=True) if body.get("dataset") else None  # 3
             collection = data.create_collection(project, body["name"], dataset, len(members))  # 4
             if members:
                 data.add_members(collection, members, 1)  # 5
     except IntegrityError:
         raise conflict(f"collection '{body['name']}'") from None
-    collection.dataset_name = dataset.name if dataset else None
-    return collection_schema.dump(collection), 201
+    return dump_collection(collection, dataset.name if dataset else None), 201
 
 
 @bp.get("")
+@operation("C2", "List the collections of a project: all, those of one `dataset`, or the `standalone=true` "
+                 "ones (giving both is a 400)", CollectionPage, query=collection_list_args_schema,
+           errors={404: "The namespace, project or named dataset does not exist"})
 def list_collections(slug, project_slug):
     args = query_args(collection_list_args_schema)
-    project = find_project(slug, project_slug)  # 1, 2
-    rows, total, dataset_found = data.list_collections(  # 3+4, one statement
+    project = project_or_404(slug, project_slug)  # 1, 2
+    rows, total, dataset_found = data.list_collections(  # 3
         project, args["page"], args["page_size"], args.get("dataset"), args.get("standalone", False))
     if not dataset_found:
         raise not_found(f"dataset '{args['dataset']}'")
-    return page_body("collections", collection_schema.dump(rows, many=True), args, total)
+    return page_body("collections", [dump_collection(row, row.dataset_name) for row in rows], args, total)
 
 
 @bp.get("/<name:name>")
+@operation("C3", "Get a collection with its members", collection_detail_schema, errors=COLLECTION_404)
 def get_collection(slug, project_slug, name):
-    project = find_project(slug, project_slug)  # 1, 2
-    collection = _find_collection(project, name)  # 3
-    collection.members = data.find_members(collection)  # 4
-    return collection_detail_schema.dump(collection)
+    project = project_or_404(slug, project_slug)  # 1, 2
+    collection = collection_or_404(project, name)  # 3
+    return dump_collection(collection, collection.dataset_name, data.find_members(collection))  # 4
 
 
 @bp.patch("/<name:name>")
+@operation("C4", "Rename a collection or move it (`dataset: null`: standalone)", collection_schema,
+           body=collection_update_schema,
+           errors={404: "The namespace, project, collection or named dataset does not exist",
+                   409: "Another live collection of the project has the new name"})
 def update_collection(slug, project_slug, name):
     body = collection_update_schema.load(json_body())
-    project = find_project(slug, project_slug)  # 1, 2
+    project = project_or_404(slug, project_slug)  # 1, 2
     try:
         with data.transaction():
-            collection = _find_collection(project, name, lock=True)  # 3
+            collection = collection_or_404(project, name, lock=True)  # 3
             changes, dataset_name = {}, collection.dataset_name
             if "name" in body:
                 changes["name"] = body["name"]
             if "dataset" in body:
-                dataset = _find_dataset(project, body["dataset"]) if body["dataset"] else None  # 4
+                dataset = dataset_or_404(project, body["dataset"], lock=True) if body["dataset"] else None  # 4
                 changes["dataset"], dataset_name = (dataset.id, dataset.name) if dataset else (None, None)
             if changes:
                 collection = data.update_collection(collection, changes)  # 5
     except IntegrityError:
         raise conflict(f"collection '{body['name']}'") from None
-    collection.dataset_name = dataset_name
-    return collection_schema.dump(collection)
+    return dump_collection(collection, dataset_name)
 
 
 @bp.post("/<name:name>/members")
+@operation("C5", "Add and remove members: at most 10,000 node IDs in all, none in both `add` and `remove` "
+                 "(a 400)", collection_schema, body=members_change_schema, errors=COLLECTION_404)
 def change_members(slug, project_slug, name):
     change = members_change_schema.load(json_body())
-    project = find_project(slug, project_slug)  # 1, 2
+    project = project_or_404(slug, project_slug)  # 1, 2
     with data.transaction():
-        collection = _find_collection(project, name, lock=True)  # 3
+        collection = collection_or_404(project, name, lock=True)  # 3
         dataset_name = collection.dataset_name
         added = data.add_members(collection, change["add"], collection.member_seq + 1) if change["add"] else 0  # 4
         removed = data.remove_members(collection, change["remove"]) if change["remove"] else 0  # 5
         if added or removed:
             collection = data.record_member_change(collection, added, removed, len(change["add"]))  # 6
-    collection.dataset_name = dataset_name
-    return collection_schema.dump(collection)
+    return dump_collection(collection, dataset_name)
 
 
 @bp.delete("/<name:name>")
+@operation("C6", "Soft-delete a collection; its members are kept", Success, errors=COLLECTION_404)
 def delete_collection(slug, project_slug, name):
-    project = find_project(slug, project_slug)  # 1, 2
+    project = project_or_404(slug, project_slug)  # 1, 2
     if not data.soft_delete_collection(project, name):  # 3
         raise not_found(f"collection '{name}'")
     return {"success": True}

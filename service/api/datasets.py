@@ -2,23 +2,29 @@
 from flask import Blueprint
 from peewee import IntegrityError
 
-from schemas.common import page_body
+from schemas.common import Success, page_body
 from schemas.datasets import (
-    dataset_create_schema, dataset_list_args_schema, dataset_schema, dataset_update_schema, dump_detail,
-    dump_list_item,
+    DatasetPage, dataset_create_schema, dataset_detail_schema, dataset_list_args_schema, dataset_schema,
+    dataset_update_schema, dump_detail, dump_list_item,
 )
 
 from .. import data
+from ..contract import operation
 from ..errors import conflict, not_found
-from . import find_project, json_body, query_args
+from .common import dataset_or_404, json_body, project_or_404, query_args
 
 bp = Blueprint("datasets", __name__, url_prefix="/namespaces/<slug:slug>/projects/<slug:project_slug>/datasets")
 
+PROJECT_404 = {404: "The namespace or project does not exist"}
+DATASET_404 = {404: "The namespace, project or dataset does not exist"}
+
 
 @bp.post("")
+@operation("D1", "Create a dataset", dataset_schema, status=201, body=dataset_create_schema,
+           errors={**PROJECT_404, 409: "A live dataset of the project has this name"})
 def create_dataset(slug, project_slug):
     body = dataset_create_schema.load(json_body())
-    project = find_project(slug, project_slug)  # 1, 2
+    project = project_or_404(slug, project_slug)  # 1, 2
     try:
         dataset = data.create_dataset(project, **body)  # 3
     except IntegrityError:
@@ -27,40 +33,45 @@ def create_dataset(slug, project_slug):
 
 
 @bp.get("")
+@operation("D2", "List the datasets of a project (those carrying every `tag` given)", DatasetPage,
+           query=dataset_list_args_schema, errors=PROJECT_404)
 def list_datasets(slug, project_slug):
     args = query_args(dataset_list_args_schema, repeated=("tag",))
-    project = find_project(slug, project_slug)  # 1, 2
-    rows, total = data.list_datasets(project, args["page"], args["page_size"], args["tag"])  # 3+4, one statement
+    project = project_or_404(slug, project_slug)  # 1, 2
+    rows, total = data.list_datasets(project, args["page"], args["page_size"], args["tag"])  # 3
     return page_body("datasets", [dump_list_item(row) for row in rows], args, total)
 
 
 @bp.get("/<name:name>")
+@operation("D3", "Get a dataset with its collections and their members", dataset_detail_schema,
+           errors=DATASET_404)
 def get_dataset(slug, project_slug, name):
-    project = find_project(slug, project_slug)  # 1, 2
-    dataset = data.find_dataset(project, name)  # 3
-    if dataset is None:
-        raise not_found(f"dataset '{name}'")
+    project = project_or_404(slug, project_slug)  # 1, 2
+    dataset = dataset_or_404(project, name)  # 3
     return dump_detail(dataset, data.find_dataset_collections(dataset))  # 4
 
 
 @bp.patch("/<name:name>")
+@operation("D4", "Update a dataset: only the fields present change", dataset_schema, body=dataset_update_schema,
+           errors={**DATASET_404, 409: "Another live dataset of the project has the new name"})
 def update_dataset(slug, project_slug, name):
     changes = dataset_update_schema.load(json_body())
-    project = find_project(slug, project_slug)  # 1, 2
-    dataset = data.find_dataset(project, name)  # 3
-    if dataset is not None and changes:
+    project = project_or_404(slug, project_slug)  # 1, 2
+    dataset = dataset_or_404(project, name)  # 3
+    if changes:
         try:
             dataset = data.update_dataset(dataset, changes)  # 4
         except IntegrityError:
             raise conflict(f"dataset '{changes['name']}'") from None
-    if dataset is None:
-        raise not_found(f"dataset '{name}'")
+        if dataset is None:  # deleted meanwhile
+            raise not_found(f"dataset '{name}'")
     return dataset_schema.dump(dataset)
 
 
 @bp.delete("/<name:name>")
+@operation("D5", "Soft-delete a dataset; its collections become standalone", Success, errors=DATASET_404)
 def delete_dataset(slug, project_slug, name):
-    project = find_project(slug, project_slug)  # 1, 2
+    project = project_or_404(slug, project_slug)  # 1, 2
     with data.transaction():
         dataset_id = data.soft_delete_dataset(project, name)  # 3
         if dataset_id is None:

@@ -2,18 +2,21 @@
 from flask import Blueprint
 from peewee import IntegrityError
 
-from schemas.common import PageArgs, page_body
-from schemas.namespaces import namespace_create_schema, namespace_schema
+from schemas.common import page_args_schema, page_body
+from schemas.namespaces import NamespacePage, namespace_create_schema, namespace_schema
 
 from .. import auth, data
+from ..contract import operation
 from ..errors import conflict
-from . import find_namespace, json_body, query_args
+from .common import json_body, namespace_or_404, query_args
 
 bp = Blueprint("namespaces", __name__, url_prefix="/namespaces")
-page_args_schema = PageArgs()
 
 
 @bp.post("")
+@operation("N1", "Create a namespace", namespace_schema, status=201, body=namespace_create_schema,
+           errors={403: "Only a token for every namespace (\"*\") may create a namespace",
+                   409: "The slug is taken"})
 def create_namespace():
     auth.require_all_namespaces()
     body = namespace_create_schema.load(json_body())
@@ -25,12 +28,14 @@ def create_namespace():
 
 
 @bp.get("")
+@operation("N2", "List the namespaces the token may act in", NamespacePage, query=page_args_schema)
 def list_namespaces():
     args = query_args(page_args_schema)
-    rows, total = data.list_namespaces(auth.scope(), args["page"], args["page_size"])  # 1+2, one statement
+    rows, total = data.list_namespaces(auth.scope(), args["page"], args["page_size"])  # 1
     return page_body("namespaces", namespace_schema.dump(rows, many=True), args, total)
 
 
 @bp.get("/<slug:slug>")
+@operation("N3", "Get a namespace", namespace_schema, errors={404: "The namespace does not exist"})
 def get_namespace(slug):
-    return namespace_schema.dump(find_namespace(slug))  # 1
+    return namespace_schema.dump(namespace_or_404(slug))  # 1

@@ -2,21 +2,25 @@
 from flask import Blueprint
 from peewee import IntegrityError
 
-from schemas.common import PageArgs, page_body
-from schemas.projects import project_create_schema, project_schema
+from schemas.common import page_args_schema, page_body
+from schemas.projects import ProjectPage, project_create_schema, project_schema
 
 from .. import data
+from ..contract import operation
 from ..errors import conflict
-from . import find_namespace, find_project, json_body, query_args
+from .common import json_body, namespace_or_404, project_or_404, query_args
 
 bp = Blueprint("projects", __name__, url_prefix="/namespaces/<slug:slug>/projects")
-page_args_schema = PageArgs()
+
+NAMESPACE_404 = {404: "The namespace does not exist"}
 
 
 @bp.post("")
+@operation("P1", "Create a project", project_schema, status=201, body=project_create_schema,
+           errors={**NAMESPACE_404, 409: "The slug is taken in this namespace"})
 def create_project(slug):
     body = project_create_schema.load(json_body())
-    namespace = find_namespace(slug)  # 1
+    namespace = namespace_or_404(slug)  # 1
     try:
         project = data.create_project(namespace, body["slug"], body["name"], body.get("description"))  # 2
     except IntegrityError:
@@ -25,13 +29,15 @@ def create_project(slug):
 
 
 @bp.get("")
+@operation("P2", "List the projects of a namespace", ProjectPage, query=page_args_schema, errors=NAMESPACE_404)
 def list_projects(slug):
     args = query_args(page_args_schema)
-    namespace = find_namespace(slug)  # 1
-    rows, total = data.list_projects(namespace, args["page"], args["page_size"])  # 2+3, one statement
+    namespace = namespace_or_404(slug)  # 1
+    rows, total = data.list_projects(namespace, args["page"], args["page_size"])  # 2
     return page_body("projects", project_schema.dump(rows, many=True), args, total)
 
 
 @bp.get("/<slug:project_slug>")
+@operation("P3", "Get a project", project_schema, errors={404: "The namespace or project does not exist"})
 def get_project(slug, project_slug):
-    return project_schema.dump(find_project(slug, project_slug))  # 1, 2
+    return project_schema.dump(project_or_404(slug, project_slug))  # 1, 2

@@ -1,0 +1,78 @@
+"""Reads through SQL that peewee writes once per query shape.
+
+peewee writes a query's SQL anew on every call; for the small reads that every request makes
+(the namespace, the project, a page of a list) writing the SQL costs more than PostgreSQL
+takes to answer it. A read here is a function `build(*args, **shape)` that returns a peewee
+query: its positional arguments are values, which must reach the SQL as parameters; its
+keyword arguments choose the shape of the SQL (which filters, which lock). The SQL of each
+shape is written once per kind of database, with stand-ins for the values, and every call
+puts its own values in their places. A list of values of any length travels as one
+parameter (`array`, read with `in_array`), so its length never changes the shape.
+
+bench/results.md ("Compiled reads") has what this buys; `SQL_CACHE=false` turns it off (each
+read then has peewee write its SQL, and runs it the same way), to measure it again."""
+import json
+from collections import namedtuple
+from functools import lru_cache
+
+from peewee import SQL, DateTimeField, NodeList
+
+from .db import db, is_postgres
+from .models import MODELS, JSONField
+
+enabled = True
+_COMPILED = {}
+# The columns that SQLite hands over as text: timestamps, and JSON.
+_CONVERTERS = {field.column_name: field.python_value for model in MODELS for field in model._meta.sorted_fields
+               if isinstance(field, (DateTimeField, JSONField))}
+
+
+def array(values):
+    """A list of values as one SQL parameter: an array on PostgreSQL, JSON text on SQLite."""
+    return list(values) if is_postgres() else json.dumps(list(values))
+
+
+def in_array(column, values):
+    """SQL: `column` is one of `values`, an `array` parameter (its stand-in, when compiling)."""
+    if is_postgres():
+        return NodeList((column, SQL("= ANY(%s::text[])", [values])))
+    return NodeList((column, SQL("IN (SELECT value FROM json_each(?))", [values])))
+
+
+def _compiled(build, args, shape):
+    """(sql, params) of `build(*args, **shape)`, its SQL written once per shape."""
+    key = (build, tuple(sorted(shape.items())), len(args), type(db.obj))
+    compiled = _COMPILED.get(key)
+    if compiled is None:
+        stand_ins = [f"\x00stand-in {i}\x00" for i in range(len(args))]
+        sql, params = build(*stand_ins, **shape).sql()
+        slots = [stand_ins.index(p) if isinstance(p, str) and p in stand_ins else (p,) for p in params]
+        if {slot for slot in slots if isinstance(slot, int)} != set(range(len(args))):
+            raise RuntimeError(f"{build.__name__}: every argument must reach the SQL as a parameter")
+        compiled = _COMPILED[key] = sql, slots
+    sql, slots = compiled
+    return sql, [args[slot] if isinstance(slot, int) else slot[0] for slot in slots]
+
+
+@lru_cache(maxsize=64)
+def _row_type(columns):
+    return namedtuple("Row", columns)
+
+
+def rows(build, *args, **shape):
+    """The rows of `build(*args, **shape)` as named tuples of its columns (row.id,
+    row.created_at, ...), with the values its fields would give."""
+    sql, params = _compiled(build, args, shape) if enabled else build(*args, **shape).sql()
+    cursor = db.execute_sql(sql, params)
+    row_type = _row_type(tuple(column[0] for column in cursor.description))
+    fetched = cursor.fetchall()
+    if is_postgres():  # psycopg2 already gives datetimes and decoded jsonb
+        return [row_type._make(row) for row in fetched]
+    converters = [_CONVERTERS.get(name) for name in row_type._fields]
+    return [row_type._make([c(v) if c else v for c, v in zip(converters, row)]) for row in fetched]
+
+
+def first(build, *args, **shape):
+    """The first row of `rows(build, *args, **shape)`, or None."""
+    found = rows(build, *args, **shape)
+    return found[0] if found else None
