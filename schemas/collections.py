@@ -1,31 +1,39 @@
-from marshmallow import Schema, ValidationError, fields, validates_schema
+from marshmallow import Schema, ValidationError, fields, pre_load, validates_schema
 
 from .common import (
-    MAX_MEMBERS_PER_REQUEST, Name, NodeIds, PageArgs, PageSchema, QueryBoolean, Timestamp, UniqueStrings, timestamp,
+    MAX_MEMBERS_PER_REQUEST, Name, NodeIds, PageArgs, PageSchema, QueryBoolean, RequestSchema, Timestamp,
+    UniqueStrings, timestamp,
 )
 
 
-class CollectionCreate(Schema):
+class CollectionCreate(RequestSchema):
     name = Name(required=True)
     dataset = Name(allow_none=True)
     members = NodeIds()
 
 
-class CollectionUpdate(Schema):
+class CollectionUpdate(RequestSchema):
     """PATCH: `name` renames; `dataset` moves it to a dataset of the project, or null: standalone."""
     name = Name()
     dataset = Name(allow_none=True)
 
 
-class MembersChange(Schema):
+class MembersChange(RequestSchema):
     add = NodeIds(load_default=list)
     remove = NodeIds(load_default=list)
 
-    @validates_schema
-    def check_change(self, data, **kwargs):
-        if len(data["add"]) + len(data["remove"]) > MAX_MEMBERS_PER_REQUEST:
+    @pre_load
+    def count_as_sent(self, data, **kwargs):
+        """The limit of node IDs in all, counted as sent, before any ID is looked at (a list
+        over the limit by itself is refused by its own field, naming it)."""
+        sent = [len(data[key]) for key in ("add", "remove") if isinstance(data.get(key), list)]
+        if sum(sent) > MAX_MEMBERS_PER_REQUEST and max(sent) <= MAX_MEMBERS_PER_REQUEST:
             raise ValidationError(f"At most {MAX_MEMBERS_PER_REQUEST} node IDs in add and remove together.",
                                   "_schema")
+        return data
+
+    @validates_schema
+    def check_change(self, data, **kwargs):
         both = set(data["add"]).intersection(data["remove"])
         if both:
             raise ValidationError(f"Node IDs in both add and remove: {sorted(both)[:5]}.", "_schema")

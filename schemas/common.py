@@ -3,18 +3,41 @@ Schemas are pure: no database, no request globals."""
 import json
 import math
 import re
+import sys
+import unicodedata
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _SURROGATE = re.compile("[\ud800-\udfff]")  # after JSON decoding, any surrogate left is a lone one
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
-_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
-# check_name as a regular expression, read alike by Python and ECMA-262 (JSON Schema): URL
-# routing matches names with it, so that an impossible name is a 404 whatever the method, and
-# /openapi.json documents it. check_name stays the authority (lone surrogates, messages).
-_NAME_FORBIDDEN = r"\x00-\x1f\x7f-\x9f/\u202a-\u202e\u2066-\u2069"
-NAME_REGEX = rf"[^\s{_NAME_FORBIDDEN}](?:[^{_NAME_FORBIDDEN}]{{0,126}}[^\s{_NAME_FORBIDDEN}])?"
+
+
+def _category_class(category):
+    """Every character of a Unicode category, as the inside of a regex character class that
+    Python and ECMA-262 read alike: ranges of the Basic Multilingual Plane as \\uXXXX
+    escapes, characters beyond it one by one as themselves (ECMA-262 has no \\U escape)."""
+    codes = [c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == category]
+    parts, start = [], 0
+    for i, code in enumerate(codes):
+        if i + 1 < len(codes) and codes[i + 1] == code + 1 and code < 0xFFFF:
+            continue
+        low, high = codes[start], code
+        if high <= 0xFFFF:
+            parts.append(f"\\u{low:04x}" + (f"-\\u{high:04x}" if high > low else ""))
+        else:
+            parts.extend(chr(c) for c in range(max(low, 0x10000), high + 1))
+            if low < 0x10000:
+                parts.append(f"\\u{low:04x}-\\uffff")
+        start = i + 1
+    return "".join(parts)
+
+
+_FORMAT = re.compile(f"[{_category_class('Cf')}]")  # category Cf: zero-width, BOM, soft hyphen, bidi controls
+# check_name as a regular expression, read alike by Python and ECMA-262 (JSON Schema), which
+# /openapi.json documents. check_name stays the authority (lone surrogates, messages).
+_NAME_FORBIDDEN = rf"\x00-\x1f\x7f-\x9f/{_category_class('Cf')}"
+NAME_REGEX = rf"(?!\.\.?$)[^\s{_NAME_FORBIDDEN}](?:[^{_NAME_FORBIDDEN}]{{0,126}}[^\s{_NAME_FORBIDDEN}])?"
 MAX_MEMBERS_PER_REQUEST = 10_000
 MAX_PAGE = 10_000_000
 MAX_PAGE_SIZE = 200
@@ -42,10 +65,18 @@ def check_name(value):
     check_no_control(value)
     if "/" in value:
         raise ValidationError("Must not contain '/'.")
-    if _BIDI.search(value):
-        raise ValidationError("Must not contain bidirectional override or isolate characters.")
+    if _FORMAT.search(value):
+        raise ValidationError("Must not contain format characters (zero-width, BOM, soft hyphen, "
+                              "bidirectional controls).")
     if value != value.strip():
         raise ValidationError("Must not start or end with white space.")
+    if value in (".", ".."):
+        raise ValidationError("Must not be '.' or '..'.")
+
+
+def nfc(value):
+    """A name as it is stored and compared: in Unicode normalization form C."""
+    return unicodedata.normalize("NFC", value)
 
 
 def is_valid_name(value):
@@ -65,6 +96,25 @@ class Text(fields.String):
         return value
 
 
+class RequestSchema(Schema):
+    """A request body or the query arguments: unknown fields are refused (marshmallow's
+    default). Many unknown fields are refused at once, before any field is looked at, so
+    that a body of many thousands of keys costs what its parsing costs."""
+
+    MAX_UNKNOWN = 10
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._known = {field.data_key or name for name, field in self.load_fields.items()}
+
+    @pre_load
+    def refuse_many_unknown(self, data, **kwargs):
+        unknown = [key for key in data if key not in self._known]
+        if len(unknown) > self.MAX_UNKNOWN:
+            raise ValidationError({key: [self.error_messages["unknown"]] for key in unknown})
+        return data
+
+
 class FullMatch(validate.Regexp):
     """The whole value matches (a plain match of "…$" lets a trailing newline through)."""
 
@@ -79,8 +129,15 @@ def Slug(**kwargs):
                                                   "at most 63 characters."), **kwargs)
 
 
+class NFCText(Text):
+    """Text in Unicode normalization form C: two spellings of one name are one name."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return nfc(super()._deserialize(value, attr, data, **kwargs))
+
+
 def Name(**kwargs):
-    return Text(validate=check_name, **kwargs)
+    return NFCText(validate=check_name, **kwargs)
 
 
 def Title(**kwargs):
@@ -92,32 +149,45 @@ def Description(**kwargs):
     return Text(validate=validate.Length(max=2000), allow_none=True, **kwargs)
 
 
-class UniqueList(fields.List):
-    """A list whose duplicates are dropped, first occurrence kept."""
+class UniqueStrings(fields.List):
+    """Node IDs or tags: a list of strings whose duplicates are dropped, first occurrence kept.
+    Its length limit holds for the list as sent, and is checked before any item is looked at.
+    `item_pattern`, the item field's rules as one regular expression, checks the items of a
+    list that breaks no rule (the usual case) in one pass; a list with a bad item goes through
+    the item field, for its messages. On output the list is passed through unchanged."""
+
+    def __init__(self, inner, *, item_pattern=None, **kwargs):
+        super().__init__(inner, **kwargs)
+        self.item_pattern = item_pattern
 
     def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, list):
+            for validator in self.validators:
+                if isinstance(validator, validate.Length):
+                    validator(value)
+            valid = self.item_pattern.fullmatch if self.item_pattern else None
+            if valid and all(type(item) is str and valid(item) for item in value):
+                return list(dict.fromkeys(value))
         return list(dict.fromkeys(super()._deserialize(value, attr, data, **kwargs)))
-
-
-class UniqueStrings(UniqueList):
-    """Node IDs or tags. On output the list is passed through unchanged (no per-item work)."""
 
     def _serialize(self, value, attr, obj, **kwargs):
         return value if value is None else list(value)
 
 
-def _length_without_control(low, high):
-    """Validators of a tag or node ID (validate.Length also documents the bounds in /openapi.json)."""
-    return [validate.Length(low, high), check_no_control]
+def _clean_strings(low, high, **kwargs):
+    """A tag or node ID field: low to high characters, no control character, no lone
+    surrogate (validate.Length also documents the bounds in /openapi.json)."""
+    return UniqueStrings(Text(validate=[validate.Length(low, high), check_no_control]),
+                         item_pattern=re.compile(f"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]{{{low},{high}}}"),
+                         **kwargs)
 
 
 def Tags(**kwargs):
-    return UniqueStrings(Text(validate=_length_without_control(1, 64)), validate=validate.Length(max=64), **kwargs)
+    return _clean_strings(1, 64, validate=validate.Length(max=64), **kwargs)
 
 
 def NodeIds(**kwargs):
-    return UniqueStrings(Text(validate=_length_without_control(1, 256)),
-                         validate=validate.Length(max=MAX_MEMBERS_PER_REQUEST), **kwargs)
+    return _clean_strings(1, 256, validate=validate.Length(max=MAX_MEMBERS_PER_REQUEST), **kwargs)
 
 
 def _depth(value):
@@ -159,11 +229,11 @@ class Metadata(fields.Field):
             raise ValidationError("Must be a JSON object or null.")
         if _depth(value) > self.MAX_DEPTH:
             raise ValidationError(f"Nesting depth must be at most {self.MAX_DEPTH}.")
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        if len(text.encode("utf-8", "surrogatepass")) > self.MAX_BYTES:
+            raise ValidationError(f"Must be at most {self.MAX_BYTES} bytes once serialized.")
         for s in _strings(value):
             check_clean(s)
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-        if len(text.encode()) > self.MAX_BYTES:
-            raise ValidationError(f"Must be at most {self.MAX_BYTES} bytes once serialized.")
         return text
 
     def _serialize(self, value, attr, obj, **kwargs):
@@ -191,7 +261,7 @@ class QueryInteger(fields.Integer):
         return int(value)
 
 
-class PageArgs(Schema):
+class PageArgs(RequestSchema):
     page = QueryInteger(load_default=1, validate=validate.Range(1, MAX_PAGE))
     page_size = QueryInteger(data_key="pageSize", load_default=50, validate=validate.Range(min=1))
 

@@ -2,10 +2,12 @@ import json
 
 from marshmallow import Schema, fields
 
-from .common import Description, Metadata, Name, PageArgs, PageSchema, Tags, Timestamp, UniqueStrings, timestamp
+from .common import (
+    Description, Metadata, Name, PageArgs, PageSchema, RequestSchema, Tags, Timestamp, UniqueStrings, timestamp,
+)
 
 
-class DatasetCreate(Schema):
+class DatasetCreate(RequestSchema):
     name = Name(required=True)
     description = Description()
     tags = Tags()

@@ -1,9 +1,9 @@
 from marshmallow import Schema, fields, post_load
 
-from .common import PageSchema, Slug, Timestamp, Title
+from .common import PageSchema, RequestSchema, Slug, Timestamp, Title
 
 
-class NamespaceCreate(Schema):
+class NamespaceCreate(RequestSchema):
     slug = Slug(required=True)
     name = Title()
 

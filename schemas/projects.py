@@ -1,9 +1,9 @@
 from marshmallow import Schema, fields, post_load
 
-from .common import Description, PageSchema, Slug, Timestamp, Title
+from .common import Description, PageSchema, RequestSchema, Slug, Timestamp, Title
 
 
-class ProjectCreate(Schema):
+class ProjectCreate(RequestSchema):
     slug = Slug(required=True)
     name = Title()
     description = Description()

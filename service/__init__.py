@@ -5,21 +5,12 @@ from datetime import timedelta
 
 import click
 from flask import Flask, g, request
-from werkzeug.exceptions import NotFound
 
 from . import api, auth, compiled, db, errors, logs, migrations
 from . import config as settings
-from .converters import CONVERTERS
+from .converters import CONVERTERS, check_path
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
-
-def _no_encoded_slash():
-    """No slug or name holds "/", so a path that encodes one (%2F) names nothing, even where
-    its decoded form would match another route (…/clips%2Fmembers is not …/clips/members)."""
-    raw_path = request.environ.get("RAW_URI", "").split("?", 1)[0]
-    if "%2f" in raw_path.lower():
-        raise NotFound()
 
 
 def create_app(config=None):
@@ -40,7 +31,7 @@ def create_app(config=None):
     compiled.enabled = app.config["SQL_CACHE"]
     api.register(app)
     _observability(app)
-    app.before_request(_no_encoded_slash)
+    app.before_request(check_path)
     _commands(app)
     migrations.ensure_schema(app)
     return app

@@ -52,6 +52,7 @@ def _unauthorized(message):
 
 
 _INVALID = "the token is invalid"
+_TIME_CLAIMS = ("exp", "nbf", "iat")
 
 
 def _bearer_token():
@@ -78,11 +79,14 @@ def _verified_claims(token):
     try:
         claims = pyjwt.decode(token, key, algorithms=config["JWT_DECODE_ALGORITHMS"], audience=audience,
                               issuer=config["JWT_DECODE_ISSUER"], leeway=config["JWT_DECODE_LEEWAY"],
-                              options={"verify_aud": audience is not None, "verify_sub": True})
-    except pyjwt.PyJWTError as e:
+                              options={"verify_sub": True})
+    except pyjwt.PyJWTError as e:  # a token with `aud` and no audience configured: InvalidAudienceError
         raise _unauthorized(_reason(e)) from None
     if "sub" not in claims or claims.get("type") == "refresh":
         raise _unauthorized(_INVALID)
+    for claim in _TIME_CLAIMS:  # PyJWT takes "1700000000" as a number
+        if claim in claims and (type(claims[claim]) not in (int, float)):
+            raise _unauthorized(f"the token's {claim} claim must be a number")
     return claims
 
 

@@ -1,8 +1,11 @@
-"""URL converters: a namespace or project slug, a dataset or collection name. A path segment
-that breaks the field rules matches no route, so it is a 404 with no database work."""
-from werkzeug.routing import BaseConverter, ValidationError
+"""URL converters (a namespace or project slug, a dataset or collection name), and the checks
+of a path that routing alone does not make. A path segment that breaks the field rules names
+nothing: a 404, whatever the method, with no database work."""
+from flask import current_app, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.routing import BaseConverter
 
-from schemas.common import NAME_REGEX, is_valid_name
+from schemas.common import is_valid_name, nfc
 
 
 class SlugConverter(BaseConverter):
@@ -11,13 +14,32 @@ class SlugConverter(BaseConverter):
 
 
 class NameConverter(BaseConverter):
-    """A dataset or collection name; a name that breaks the field rules cannot exist."""
-    regex = NAME_REGEX
+    """A dataset or collection name, in either Unicode normalization form: it is stored and
+    compared in NFC, and the rules apply to that form (a decomposed spelling, as some systems
+    write file names, may be longer). An impossible name raises NotFound itself: werkzeug
+    would answer a converter's ValidationError with 405 when the path also matched the rule
+    of another method."""
+    regex = r"[^/]+"
 
     def to_python(self, value):
+        value = nfc(value)
         if not is_valid_name(value):
-            raise ValidationError()
+            raise NotFound()
         return value
 
 
 CONVERTERS = {"slug": SlugConverter, "name": NameConverter}
+
+
+def check_path():
+    """before_request: what routing let through that names nothing.
+    - No slug or name holds "/", so a path that encodes one (%2F) names nothing, even where
+      its decoded form would match another route (…/clips%2Fmembers is not …/clips/members).
+    - A path that matched only other methods' rules is a 405 only if it could name something:
+      matched again for one of those methods, its converters check its names (404)."""
+    raw_path = request.environ.get("RAW_URI", "").split("?", 1)[0]
+    if "%2f" in raw_path.lower():
+        raise NotFound()
+    error = request.routing_exception
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        current_app.url_map.bind_to_environ(request.environ).match(method=error.valid_methods[0])

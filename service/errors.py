@@ -1,5 +1,6 @@
 """The one error envelope, for every layer:
 {"error": {"code": ..., "message": ..., "fields": {...}}} with the contract's status."""
+import json
 import logging
 
 from flask import jsonify
@@ -62,21 +63,61 @@ def envelope(status, code, message, fields=None, headers=None):
     return response
 
 
+MAX_MESSAGES_PER_FIELD = 10
+MAX_ERROR_BYTES = 16 * 1024
+_MAX_TEXT = 120  # characters of one message or field name (a client's unknown key may be long)
+
+
 def _flatten(messages):
-    """marshmallow's nested messages ({"tags": {0: [...]}}) as lists of strings per field."""
-    if isinstance(messages, dict):
-        out = []
-        for key, value in messages.items():
-            out.extend(f"{key}: {m}" for m in _flatten(value))
-        return out
-    if isinstance(messages, (list, tuple)):
-        return [m for item in messages for m in _flatten(item)]
-    return [str(messages)]
+    """marshmallow's nested messages ({"tags": {0: [...]}}) as one list of strings, without
+    recursion (a body is untrusted)."""
+    out, stack = [], [("", messages)]
+    while stack:
+        prefix, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((f"{prefix}{key}: ", value) for key, value in reversed(list(item.items())))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((prefix, value) for value in reversed(item))
+        else:
+            out.append(f"{prefix}{item}")
+    return out
 
 
-def validation_fields(err):
+def _short(text):
+    return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT - 1] + "…"
+
+
+def _count(messages):
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return len(messages)
+    return len(_flatten(messages))
+
+
+def validation_body(err):
+    """(message, fields) of a 400 for marshmallow's ValidationError, bounded: at most 10
+    messages per field, the whole error body at most 16 KiB; `message` says how many
+    messages were left out."""
     messages = err.messages if isinstance(err.messages, dict) else {"_schema": err.messages}
-    return {field: _flatten(value) for field, value in messages.items()}
+    fields, left_out, size, budget = {}, 0, 0, MAX_ERROR_BYTES - 2048  # room for the envelope and message
+    for field, value in messages.items():
+        if size >= budget:
+            left_out += _count(value)
+            continue
+        flat = _flatten(value)
+        kept = [_short(m) for m in flat[:MAX_MESSAGES_PER_FIELD]]
+        cost = len(json.dumps({_short(str(field)): kept}))
+        if size + cost > budget:
+            left_out += len(flat)
+            size = budget
+            continue
+        fields[_short(str(field))] = kept
+        left_out += len(flat) - len(kept)
+        size += cost
+    field, kept = next(iter(fields.items()))
+    message = f"{field}: {kept[0]}"
+    if left_out:
+        message += f" ({left_out} more messages not listed)"
+    return message, fields
 
 
 def register(app):
@@ -86,9 +127,8 @@ def register(app):
 
     @app.errorhandler(ValidationError)
     def validation_error(e):
-        fields = validation_fields(e)
-        field, messages = next(iter(fields.items()))
-        return envelope(400, "validation_error", f"{field}: {messages[0]}", fields)
+        message, fields = validation_body(e)
+        return envelope(400, "validation_error", message, fields)
 
     @app.errorhandler(HTTPException)
     def http_error(e):

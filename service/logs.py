@@ -26,6 +26,9 @@ _PATTERNS = [
     (re.compile(r"\beyJ[\w-]*\.[\w-]*\.[\w-]*"), MASK),
     (re.compile(r"(?i)\b([\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key))=[^\s&\"',;]+"), rf"\1={MASK}"),
 ]
+# JSON escapes the line breaks below U+0020; these others would still split a log line for
+# readers that split on every Unicode line break (they can appear only inside JSON strings).
+_LINE_BREAKS = {ord(c): f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"}
 # Exact values known to be secret: the JWT keys and the database password of the running app.
 _secrets = set()
 
@@ -60,8 +63,9 @@ class JSONFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps({k: redact(v) if isinstance(v, str) else v for k, v in entry.items()},
+        line = json.dumps({k: redact(v) if isinstance(v, str) else v for k, v in entry.items()},
                           ensure_ascii=False, default=str)
+        return line.translate(_LINE_BREAKS)
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -10,17 +10,20 @@ rows, bump SCHEMA_VERSION, and add the previous version to tests/test_migrations
 `ensure_schema` runs this on first use, so that a fresh database needs no separate step;
 `flask --app wsgi migrate` runs it explicitly."""
 import logging
+import unicodedata
 
 from playhouse.migrate import PostgresqlMigrator, SqliteMigrator
 from playhouse.migrate import migrate as run_migrations
 
+from schemas.common import is_valid_name, nfc
+
 from .db import db, is_postgres, transaction, uncounted
-from .models import MODELS, Project, SchemaVersion
+from .models import MODELS, Collection, Dataset, Project, SchemaVersion
 
 log = logging.getLogger(__name__)
 
 # Bumped by every schema change; STEPS below hold the steps.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA_LOCK_KEY = 0x7265_6769_7374  # "regist": one advisory lock for schema work
 
 # Project.dataset_count follows the live datasets of the project: +1 when one is created,
@@ -72,7 +75,60 @@ def _v2_project_dataset_count():
     _count_triggers()
 
 
-STEPS = {2: _v2_project_dataset_count}
+def _clean_name(name):
+    """`name` under the rules of schema version 3: NFC, no format character (Cf), no white
+    space at either end, at most 128 characters; None when nothing valid is left."""
+    clean = nfc("".join(c for c in name if unicodedata.category(c) != "Cf")).strip()[:128].rstrip()
+    return clean if is_valid_name(clean) else None
+
+
+def _renamed(base, row_id, taken):
+    """`<base> (<id>)`, cut to fit 128 characters, that no live row of the project holds."""
+    n = 0
+    while True:
+        suffix = f" ({row_id})" if n == 0 else f" ({row_id}-{n})"
+        candidate = f"{base[:128 - len(suffix)].rstrip()}{suffix}"
+        if candidate not in taken:
+            return candidate
+        n += 1
+
+
+def _v3_names_in_nfc():
+    """Dataset and collection names are stored and compared in NFC, hold no format character
+    and are never "." or ".." (contract §2); names stored before are brought to that form.
+    When two live rows of one project (two datasets, or two collections) come to the same
+    name, a row whose name was already in that form keeps it, then the row created first;
+    every other one becomes `<name> (<its id>)`. A name of which nothing valid is left
+    becomes `unnamed (<id>)`. Soft-deleted rows are cleaned the same way (their names need
+    not be unique). Every row is kept."""
+    for model in (Dataset, Collection):
+        found = list(model.select(model.id, model.project, model.name, model.deleted_at)
+                     .order_by(model.created_at, model.id).tuples())
+        taken = {}  # project id: the live names, as they will be
+        for row_id, project_id, name, deleted_at in found:
+            if deleted_at is None and _clean_name(name) == name:
+                taken.setdefault(project_id, set()).add(name)
+        renames = {}
+        for row_id, project_id, name, deleted_at in found:
+            clean = _clean_name(name)
+            if clean == name:
+                continue
+            names = taken.setdefault(project_id, set()) if deleted_at is None else set()
+            if clean is None or clean in names:
+                clean = _renamed(clean or "unnamed", row_id, names)
+            names.add(clean)
+            renames[row_id] = clean
+        # Through names no valid name can be (a control character), so that no two live rows
+        # hold one name at any moment.
+        for row_id in renames:
+            model.update(name=f"\x01{row_id}").where(model.id == row_id).execute()
+        for row_id, clean in renames.items():
+            model.update(name=clean).where(model.id == row_id).execute()
+        if renames:
+            log.info("schema version 3: %d %s names brought to NFC", len(renames), model._meta.table_name)
+
+
+STEPS = {2: _v2_project_dataset_count, 3: _v3_names_in_nfc}
 
 
 def upgrade(current):

@@ -27,6 +27,7 @@ from live import ROOT, LiveServer
 from operations import burst, connect, new_postgres_database
 
 from service import create_app
+from service.migrations import SCHEMA_VERSION
 
 BIN = Path(sys.executable).parent
 SECRET = "deploy-test-secret-" + "d" * 32  # what the operator exports as JWT_SECRET_KEY
@@ -187,11 +188,11 @@ def test_compose_refuses_to_start_without_a_jwt_secret(pg_url, tmp_path):
 def test_compose_migration_creates_the_schema_before_the_service_starts(stack):
     env, migrated = stack
     assert migrated.returncode == 0, migrated.stderr
-    assert migrated.stdout.strip() == "schema at version 2 (was 0)"
+    assert migrated.stdout.strip() == f"schema at version {SCHEMA_VERSION} (was 0)"
     with closing(connect(env["DATABASE_URL"])) as conn:
         cur = conn.cursor()
         cur.execute("SELECT version FROM schema_version")
-        assert cur.fetchall() == [(2,)]
+        assert cur.fetchall() == [(SCHEMA_VERSION,)]
 
 
 def test_compose_service_passes_its_health_check_and_serves_the_api(stack, service):

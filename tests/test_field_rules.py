@@ -36,6 +36,9 @@ FIELDS = {
 }
 
 BIDI = [chr(c) for c in range(0x202A, 0x202F)] + [chr(c) for c in range(0x2066, 0x206A)]
+# Format characters (category Cf) besides the bidirectional ones: zero-width space, joiners, BOM,
+# soft hyphen, left-to-right mark, word joiner, Arabic number sign, a tag character.
+FORMAT = ["\u200b", "\u200c", "\u200d", "\ufeff", "\u00ad", "\u200e", "\u2060", "\u0600", "\U000e0001"]
 
 
 def nested(depth):
@@ -70,6 +73,8 @@ BAD = {
         "empty": "", "129-chars": "x" * 129, "slash": "a/b", "nul": "a\x00b", "tab": "a\tb", "newline": "a\nb",
         "del": "a\x7fb", "c1-control": "a\x85b", "lone-high-surrogate": "a\ud800b", "lone-low-surrogate": "\udfff",
         **{f"bidi-U+{ord(c):04X}": f"a{c}b" for c in BIDI},
+        **{f"format-U+{ord(c):04X}": f"train{c}" for c in FORMAT}, "only-zero-width": "\u200b",
+        "only-bom": "\ufeff", "dot": ".", "dot-dot": "..",
         "leading-space": " ab", "trailing-space": "ab ", "leading-nbsp": "\u00a0ab",
         "trailing-ideographic-space": "ab\u3000", "only-space": " ", "number": 5, "list": ["a"], "null": None,
     },
@@ -77,7 +82,7 @@ BAD = {
         "2001-chars": "x" * 2001, "nul": "a\x00b", "lone-surrogate": "\ud800", "number": 5, "list": ["a"],
     },
     "tags": {
-        "65-tags": [f"t{i}" for i in range(65)], "empty-tag": [""], "65-char-tag": ["x" * 65],
+        "65-tags": [f"t{i}" for i in range(65)], "65-same-tags": ["t"] * 65, "empty-tag": [""], "65-char-tag": ["x" * 65],
         "control-in-tag": ["a\nb"], "nul-in-tag": ["a\x00"], "lone-surrogate-in-tag": ["\ud800"],
         "not-a-list": "cars", "number-tag": [5], "object": {"a": "b"}, "null": None,
     },
@@ -88,7 +93,7 @@ BAD = {
         "lone-surrogate-in-value": {"a": {"b": "x\udc00"}},
     },
     "node_ids": {
-        "empty-id": [""], "257-chars": ["x" * 257], "nul": ["a\x00"], "newline": ["a\nb"], "unit-separator": ["a\x1fb"],
+        "10001-same-ids": ["m"] * 10_001, "empty-id": [""], "257-chars": ["x" * 257], "nul": ["a\x00"], "newline": ["a\nb"], "unit-separator": ["a\x1fb"],
         "lone-surrogate": ["\ud800"], "not-a-list": "node", "number": [5], "object": {"a": "b"},
     },
     "dataset_ref": {"nul": "a\x00b", "lone-surrogate": "\ud800", "number": 5, "list": ["a"]},

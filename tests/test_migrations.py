@@ -247,3 +247,64 @@ def test_processes_starting_at_once_on_an_empty_database_all_succeed(backend, re
         with empty_database(backend, request, tmp_path, "one.sqlite3") as alone:
             migrated(alone)
             assert schema(url) == schema(alone)
+
+
+# Names stored before version 3 that break its rules: (id, name, deleted, name after).
+NFD_CAFE, NFC_CAFE = "cafe\u0301", "caf\u00e9"
+V3_DATASETS = [
+    ("d-nfd-old", NFD_CAFE, False, f"{NFC_CAFE} (d-nfd-old)"),  # older than the NFC one, but it changes
+    ("d-nfc", NFC_CAFE, False, NFC_CAFE),  # already in form: keeps its name
+    ("d-nfd-new", "cafe\u0341", False, f"{NFC_CAFE} (d-nfd-new)"),  # another spelling of it
+    ("d-zwsp", "train\u200b", False, "train"),
+    ("d-zwsp-2", "\u200btrain", False, "train (d-zwsp-2)"),
+    ("d-only-bom", "\ufeff", False, "unnamed (d-only-bom)"),
+    ("d-dot", ".", False, "unnamed (d-dot)"),
+    ("d-dots", "..", True, "unnamed (d-dots)"),
+    ("d-deleted-nfd", NFD_CAFE, True, NFC_CAFE),  # deleted: may share a live name
+    ("d-long", "x" * 127 + "\u00ad", False, "x" * 127),
+]
+V3_COLLECTIONS = [("c-nfd", "a\u0308b", False, "\u00e4b (c-nfd)"), ("c-nfc", "\u00e4b", False, "\u00e4b")]
+
+
+def _insert_v3_rows(url):
+    with closing(connect(url)) as conn:
+        mark = placeholder(conn)
+        for day, (row_id, name, deleted, _) in enumerate(V3_DATASETS, start=10):
+            conn.cursor().execute(
+                "INSERT INTO dataset (id, created_at, updated_at, deleted_at, namespace_id, project_id, name, "
+                f"description, tags, metadata) VALUES ({', '.join([mark] * 10)})",
+                (row_id, _t(day), _t(day), _t(day) if deleted else None, "ns-acme", "p-vision", name, None, "[]",
+                 None))
+        for day, (row_id, name, deleted, _) in enumerate(V3_COLLECTIONS, start=10):
+            conn.cursor().execute(
+                "INSERT INTO collection (id, created_at, updated_at, deleted_at, namespace_id, project_id, "
+                f"dataset_id, member_count, member_seq, name) VALUES ({', '.join([mark] * 10)})",
+                (row_id, _t(day), _t(day), _t(day) if deleted else None, "ns-acme", "p-vision", None, 0, 0, name))
+
+
+def test_version_3_stores_names_in_nfc_and_renames_what_would_collide(version_1_database):
+    _insert_v3_rows(version_1_database)
+    before = rows(version_1_database)
+
+    migrated(version_1_database)
+
+    after = rows(version_1_database)
+    for table, expected in (("dataset", V3_DATASETS), ("collection", V3_COLLECTIONS)):
+        names = {row["id"]: row["name"] for row in after[table]}
+        assert {row_id: names[row_id] for row_id, *_ in expected} == {row_id: new for row_id, _, _, new in expected}
+        untouched = {row["id"]: row for row in before[table]}
+        for row in after[table]:  # every row kept, nothing but the name changed
+            assert {**untouched.pop(row["id"]), "name": row["name"]} == {**row}
+        assert untouched == {}
+    app = create_app({"DATABASE_URL": version_1_database, "JWT_SECRET_KEY": SECRET, "SERVICE_ENV": "test"})
+    try:
+        with app.app_context():
+            api = Api(app.test_client(), mint_token("ops", ["*"], timedelta(minutes=5)))
+        datasets = "/namespaces/acme/projects/vision/datasets"
+        for spelling in (NFD_CAFE, NFC_CAFE):  # either spelling in the URL names the one row
+            assert api.get(f"{datasets}/{spelling}").get_json()["id"] == "d-nfc"
+        assert api.post(datasets, json={"name": NFD_CAFE}).status_code == 409
+    finally:
+        db.close()
+        if hasattr(db.obj, "close_all"):
+            db.obj.close_all()

@@ -5,6 +5,7 @@ import json
 import math
 
 from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from .. import auth, data
 from ..errors import APIError, not_found
@@ -25,7 +26,12 @@ def _finite_float(text):
 def json_body():
     """The request's JSON object. 413, 400, 415 and 400 (in the contract's order) for a body
     that is too large, missing, not JSON by its Content-Type, or not a JSON object."""
-    raw = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH, read or announced
+    raw = request.get_data(cache=True)  # 413 past MAX_CONTENT_LENGTH when announced
+    if request.content_length is None and len(raw) >= request.max_content_length and \
+            request.environ["wsgi.input"].read(1):
+        # A body without Content-Length (chunked) is cut at MAX_CONTENT_LENGTH by werkzeug,
+        # which does not say so: one more byte in the server's stream means it was longer.
+        raise RequestEntityTooLarge()
     if not raw:
         raise APIError(400, "invalid_json", "a JSON object body is required")
     if not request.is_json:
