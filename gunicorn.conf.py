@@ -9,6 +9,8 @@ Any other gunicorn setting can be given in GUNICORN_CMD_ARGS."""
 import os
 import sys
 
+from service import server_limits
+
 
 def _int(name, default):
     value = os.environ.get(name, default)
@@ -34,9 +36,20 @@ graceful_timeout = _int("GUNICORN_GRACEFUL_TIMEOUT", "30")
 # Behind a load balancer, keep this above the balancer's idle timeout.
 keepalive = _int("GUNICORN_KEEPALIVE", "5")
 
-# No request-line cap of gunicorn's own (its 414 would be an HTML page): a D2 query with 64
-# tags of 64 characters is a legitimate 50 KB URL. Bodies are capped by MAX_CONTENT_LENGTH.
-limit_request_line = 0
+# Request limits: the request line at most 64 KiB (a D2 query with 64 tags of 64 characters,
+# percent-encoded, is a legitimate 50 KB URL), at most 100 header fields, each at most 16 KiB,
+# and 64 KiB of header fields in all. A request past one is refused as soon as that much has
+# been read: 414 (request line) or 431 (header fields), code `request_too_large` in the JSON
+# error shape. gunicorn alone would lower a request-line limit above 8190 to 8190, leave the
+# header block bounded only by fields x field size, and answer in HTML: server_limits makes up
+# for that (its docstring says how), for sync and gthread workers alike. It works on gunicorn's
+# Python parser, chosen here: gunicorn_h1c, if installed, would clamp the request line again.
+# Bodies are capped by MAX_CONTENT_LENGTH.
+server_limits.install()
+limit_request_line = server_limits.REQUEST_LINE_MAX
+limit_request_fields = server_limits.HEADER_FIELDS_MAX
+limit_request_field_size = server_limits.HEADER_FIELD_MAX
+http_parser = "python"
 
 # Logs: JSON lines on stdout (access) and stderr (everything else); see service/logs.py.
 accesslog = "-"

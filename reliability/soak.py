@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -560,7 +561,18 @@ def write_report(path, args, tests, soak):
                              ("Server errors", soak["server_errors"])):
             if items:
                 lines += ["", f"### {title} (first 20)", ""] + [f"- `{item}`" for item in items[:20]]
+    lines += other_sections(path)
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def other_sections(path):
+    """The report's sections that another script writes (reliability/request_limits.py), as
+    they are: blank line first."""
+    if not path.exists():
+        return []
+    sections = re.split(r"(?m)^(?=## )", path.read_text(encoding="utf-8"))[1:]
+    kept = [s.rstrip("\n") for s in sections if s.split("\n", 1)[0] not in ("## Fault and race tests", "## Soak")]
+    return [line for s in kept for line in ("", s)]
 
 
 def soak_run(args):
