@@ -15,7 +15,7 @@ from service.auth import mint_token
 from service.db import db
 from service.models import MODELS
 
-from helpers import NS, PROJECT, Api
+from tests.support.api import NS, PROJECT, Api
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -1,7 +1,7 @@
 """C1–C6: collections of a project, standalone or in a dataset, and their members."""
 import pytest
 
-from helpers import (
+from tests.support.api import (
     COLLECTIONS, DATASETS, PROJECT, assert_error, assert_id, assert_timestamp, create_collection, create_dataset,
     listed, ok,
 )

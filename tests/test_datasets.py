@@ -1,7 +1,7 @@
 """D1–D5: the dataset endpoints, as the seed reference page and the contract describe them."""
 import pytest
 
-from helpers import (
+from tests.support.api import (
     COLLECTIONS, DATASETS, PROJECT, assert_error, assert_id, assert_timestamp, create_collection, create_dataset,
     listed, ok,
 )

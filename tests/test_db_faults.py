@@ -13,9 +13,9 @@ import jwt as pyjwt
 import psycopg2
 import pytest
 
-from operations import connect
-from live import LiveServer, TCPProxy
-from processes import worker_pids
+from tests.support.databases import connect
+from tests.support.live import LiveServer, TCPProxy
+from tests.support.processes import worker_pids
 from service import create_app
 from service.db import db
 

@@ -23,8 +23,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from live import ROOT, LiveServer
-from operations import burst, connect, new_postgres_database
+from tests.support.databases import connect, new_postgres_database
+from tests.support.live import ROOT, LiveServer, burst
 
 from service import create_app
 

@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
-from helpers import COLLECTIONS, DATASETS, NS, create_collection, create_dataset, ok, send_json
+from tests.support.api import COLLECTIONS, DATASETS, NS, create_collection, create_dataset, ok, send_json
 
 # Every body the API takes: method, path, and a valid body that a case adds one field to.
 TARGETS = {

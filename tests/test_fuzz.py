@@ -16,7 +16,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode, checks
 
-from live import LiveServer
+from tests.support.live import LiveServer
 from service import create_app
 from service.openapi import PATH_EXAMPLES, build
 

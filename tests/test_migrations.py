@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Api
-from live import ROOT
-from operations import connect, new_postgres_database, placeholder
+from tests.support.api import Api
+from tests.support.live import ROOT
+from tests.support.databases import connect, new_postgres_database, placeholder
 
 from service import create_app
 from service.auth import mint_token

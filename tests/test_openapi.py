@@ -19,7 +19,7 @@ import schemas.projects
 from schemas.common import NAME_REGEX, check_no_control, is_valid_name
 from service.openapi import NO_CONTROL_PATTERN
 
-from helpers import queries
+from tests.support.api import queries
 
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 PROJECT = "/namespaces/{slug}/projects/{projectSlug}"

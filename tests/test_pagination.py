@@ -5,7 +5,7 @@ from typing import Callable
 
 import pytest
 
-from helpers import COLLECTIONS, DATASETS, NS, create, ok
+from tests.support.api import COLLECTIONS, DATASETS, NS, create, ok
 from service.db import db
 from service.models import Collection, Dataset, Namespace, Project, utcnow
 

@@ -11,8 +11,8 @@ from urllib.parse import quote
 import jwt as pyjwt
 import pytest
 
-from operations import connect
-from live import LiveServer
+from tests.support.databases import connect
+from tests.support.live import LiveServer
 
 SECRET = "race-secret-" + "r" * 40
 CLIENTS = 16

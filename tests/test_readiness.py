@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 import jwt
 import pytest
 
-from live import LiveServer, TCPProxy
-from operations import burst
+from tests.support.live import LiveServer, TCPProxy, burst
 
 SECRET = "readiness-test-secret-" + "r" * 32
 TOKEN = jwt.encode({"sub": "ops", "namespaces": ["*"], "exp": int(time.time()) + 3600}, SECRET, "HS256")

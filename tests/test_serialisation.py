@@ -10,7 +10,7 @@ from schemas.datasets import dataset_detail_schema, dataset_list_item_schema, du
 from service import data
 from service.db import db
 
-from helpers import COLLECTIONS, DATASETS
+from tests.support.api import COLLECTIONS, DATASETS
 
 DATASETS_CREATED = [
     {"name": "plain"},

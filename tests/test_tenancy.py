@@ -2,7 +2,7 @@
 exist, on every endpoint, and nothing in it changes."""
 import pytest
 
-from helpers import assert_error, create, listed, ok
+from tests.support.api import assert_error, create, listed, ok
 
 OTHER = "/namespaces/beta"
 OTHER_PROJECT = f"{OTHER}/projects/lab"

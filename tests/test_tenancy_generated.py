@@ -3,7 +3,7 @@
 `other` gets exactly the answer it got before `other` existed, and changes nothing; lists and
 details in `acme` never show a row of `other`, although both hold the same names."""
 
-from dbstate import assert_unchanged, table_rows
+from tests.support.dbstate import assert_unchanged, table_rows
 from service.models import Collection, Dataset, Namespace, Project
 
 # A valid body for every endpoint that takes one, so that a request passes validation and

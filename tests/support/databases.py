@@ -1,10 +1,8 @@
-"""What the operations tests share: an extra empty PostgreSQL database next to the test
-session's, a plain DB-API connection to any DATABASE_URL (to build or inspect a database the
-way an operator would), and concurrent requests to a live server."""
+"""An extra empty PostgreSQL database next to the test session's, and a plain DB-API
+connection to any DATABASE_URL (to build or inspect a database the way an operator would)."""
 import re
 import sqlite3
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 
 import psycopg2
@@ -37,10 +35,3 @@ def connect(url):
 
 def placeholder(conn):
     return "?" if isinstance(conn, sqlite3.Connection) else "%s"
-
-
-def burst(server, path, count=24, timeout=10):
-    """The set of statuses of `count` concurrent GETs of `path` (so that each of the server's
-    threads holds a database connection at once)."""
-    with ThreadPoolExecutor(8) as pool:
-        return set(pool.map(lambda _: server.request("GET", path, timeout=timeout)[0], range(count)))

@@ -1,7 +1,8 @@
-"""A real server for tests that need one: gunicorn running `wsgi:app` on a free loopback
-port with the given environment, and a small JSON client for it. Also a TCP proxy in
-front of PostgreSQL that a test can cut and restore, to play the database going away
-without stopping the machine's server."""
+"""A real server for tests that need one (and for the benchmark and the reliability run):
+gunicorn running `wsgi:app` on a free loopback port with the given environment, a small JSON
+client for it, and concurrent requests to it. Also a TCP proxy in front of PostgreSQL that a
+test can cut and restore, to play the database going away without stopping the machine's
+server."""
 import json
 import os
 import signal
@@ -12,9 +13,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
@@ -91,6 +93,13 @@ class LiveServer:
         except urllib.error.HTTPError as e:
             raw = e.read()
             return e.code, e.headers, json.loads(raw) if raw else None
+
+
+def burst(server, path, count=24, timeout=10):
+    """The set of statuses of `count` concurrent GETs of `path` (so that each of the server's
+    threads holds a database connection at once)."""
+    with ThreadPoolExecutor(8) as pool:
+        return set(pool.map(lambda _: server.request("GET", path, timeout=timeout)[0], range(count)))
 
 
 class TCPProxy:
