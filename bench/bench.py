@@ -6,7 +6,9 @@ database, under the same gunicorn settings and the same wrk load. Writes bench/r
     bench/run --quick         small data (registry_bench_quick) and short runs, to try the
                               machinery; results.md is not written
 
-See bench/README.md for what is measured and how to read it."""
+bench/run runs it as `python -m bench.bench` from the repository root, so that `bench`,
+`service` and `tests.support` (the live server and the databases it shares with the tests)
+are importable. See bench/README.md for what is measured and how to read it."""
 import argparse
 import json
 import math
@@ -14,24 +16,22 @@ import os
 import platform
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
+
+from tests.support.databases import create_database, database_url_on
+from tests.support.live import LiveServer
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 BIN = Path(sys.executable).parent
-sys.path[:0] = [str(ROOT), str(BENCH)]
 
 NS = "/namespaces/bench/projects"
 SIZES = {"full": dict(small=10_000, large=1_000_000, collections=20, big_members=5_000, small_members=50),
@@ -70,14 +70,9 @@ def log(message):
 
 # -- database --------------------------------------------------------------------------------
 
-def database_url(admin_url, name):
-    parts = urlsplit(admin_url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
 def seeded(admin_url, name, sizes):
     try:
-        conn = psycopg2.connect(database_url(admin_url, name), connect_timeout=3)
+        conn = psycopg2.connect(database_url_on(admin_url, name), connect_timeout=3)
     except psycopg2.OperationalError:
         return False
     try:
@@ -91,14 +86,9 @@ def seeded(admin_url, name, sizes):
     return counts.get("small") == sizes["small"] and counts.get("large") == sizes["large"]
 
 
-def create_database(admin_url, name, sizes, env):
-    admin = psycopg2.connect(admin_url, connect_timeout=3)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cur.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
+def seed_database(admin_url, name, sizes, env):
+    """Database `name` made anew (dropped first), migrated and seeded; the seconds seeding took."""
+    create_database(admin_url, name)
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", "migrate"], cwd=ROOT, env=env, check=True)
     conn = psycopg2.connect(env["DATABASE_URL"])
     started = time.monotonic()
@@ -148,50 +138,14 @@ def check_seed(url, sizes):
 
 # -- the two servers ---------------------------------------------------------------------------
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """gunicorn serving `target` (the service or the floor) with one worker model."""
-
-    def __init__(self, target, model, env, log_dir):
-        label, worker_class, workers, threads, pool = model
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = Path(log_dir) / f"{'floor' if target == 'floor' else 'service'}-{worker_class}-{workers}x{threads}-pool{pool}.log"
-        args = [str(BIN / "gunicorn"), "-c", str(BENCH / "gunicorn_bench.py"), "--bind", f"127.0.0.1:{self.port}",
-                "--workers", str(workers), "--worker-class", worker_class, "--threads", str(threads)]
-        args += ["--pythonpath", str(BENCH), "floor:app"] if target == "floor" else ["wsgi:app"]
-        self.command = args
-        self.env = {**env, "DB_POOL_SIZE": str(pool)}
-
-    def __enter__(self):
-        self._log = open(self.log_path, "ab")
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self._log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited, see {self.log_path}")
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not start, see {self.log_path}")
-
-    def __exit__(self, *exc):
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
+def gunicorn_server(target, model, env, log_dir, phase):
+    """gunicorn serving `target` (the service or the floor) with one worker model, under
+    bench/gunicorn_bench.py; its log is `log_dir`/<phase>-<target>-<model>.log."""
+    _, worker_class, workers, threads, pool = model
+    log_path = Path(log_dir) / f"{phase}-{target}-{worker_class}-{workers}x{threads}-pool{pool}.log"
+    return LiveServer({**env, "DB_POOL_SIZE": str(pool)}, workers=workers, worker_class=worker_class,
+                      threads=threads, args=("--config", str(BENCH / "gunicorn_bench.py")), log_path=log_path,
+                      app="bench.floor:app" if target == "floor" else "wsgi:app", start_timeout=60)
 
 
 def wrk(server, scenario, token, run, seconds, connections):
@@ -253,7 +207,7 @@ def check_same_work(env, token):
     os.environ.update(env)
     from werkzeug.test import Client
 
-    import floor
+    from bench import floor
     from service import create_app
     from service.db import db
 
@@ -520,7 +474,7 @@ def main():
     model_seconds = 1 if args.quick else args.model_seconds
     host = machine()  # before the run loads it
     args.database = args.database or ("registry_bench_quick" if args.quick else "registry_bench")
-    url = database_url(args.admin_url, args.database)
+    url = database_url_on(args.admin_url, args.database)
     env = {**os.environ, "DATABASE_URL": url, "JWT_SECRET_KEY": secrets.token_urlsafe(32),
            "SERVICE_ENV": "production", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("JWT_PUBLIC_KEY", None)
@@ -534,7 +488,7 @@ def main():
         reset_writes(url)
     else:
         log(f"seeding {args.database}: {sizes}")
-        seed_seconds = create_database(args.admin_url, args.database, sizes, env)
+        seed_seconds = seed_database(args.admin_url, args.database, sizes, env)
         log(f"seeded in {seed_seconds:.1f} s")
     members = check_seed(url, sizes)
     token = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "mint-token", "bench", "-n", "*",
@@ -559,7 +513,8 @@ def main():
         chosen = next(m for m in MODELS if m[0] == args.model)
     else:
         with ExitStack() as stack:
-            servers = [stack.enter_context(Server("service", model, env, log_dir)) for model in candidates]
+            servers = [stack.enter_context(gunicorn_server("service", model, env, log_dir, "models"))
+                       for model in candidates]
             runs = {(model[0], name): [] for model in candidates for name in MODEL_SCENARIOS}
             for name in MODEL_SCENARIOS:  # every model in turn, then again in reverse: drift cancels out
                 for server in servers:
@@ -577,7 +532,8 @@ def main():
 
     only = set(args.only.split(",")) if args.only else None
     results = {}
-    with Server("service", chosen, env, log_dir) as service, Server("floor", chosen, env, log_dir) as floor:
+    with gunicorn_server("service", chosen, env, log_dir, "run") as service, \
+            gunicorn_server("floor", chosen, env, log_dir, "run") as floor:
         for scenario in SCENARIOS:
             name = scenario[0]
             if only and name not in only:

@@ -9,7 +9,7 @@ bodies it takes with plain Python, and keeps at most DB_POOL_SIZE open connectio
 process, as the service does, with the same session settings. It serves only D1, D2, D3
 and C5 and is not a product: any other path is a 404.
 
-    gunicorn --chdir bench floor:app    (DATABASE_URL, JWT_SECRET_KEY as for the service)
+    gunicorn bench.floor:app    (from the repository root; DATABASE_URL, JWT_SECRET_KEY as for the service)
 """
 import json
 import math

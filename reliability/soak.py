@@ -6,7 +6,10 @@ Each client thread acts in one namespace with a token for that namespace only, a
 datasets and collections it creates, so it knows exactly what each of them must hold; all
 threads also add members to one shared collection per project. Every answer is checked
 against what it must be while the load runs, and everything acknowledged is read back at the
-end."""
+end.
+
+reliability/run runs it as `python -m reliability.soak` from the repository root, which makes
+the live server of tests.support importable."""
 import argparse
 import json
 import os
@@ -27,12 +30,11 @@ from urllib.parse import quote
 import jwt as pyjwt
 import psycopg2
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from tests.support.databases import new_postgres_database
+from tests.support.live import LiveServer
+from tests.support.processes import rss_kib, worker_pids
 
-from operations import new_postgres_database  # noqa: E402
-from live import LiveServer  # noqa: E402
-from processes import rss_kib, worker_pids  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 FAULT_TESTS = ["tests/test_db_faults.py", "tests/test_races.py"]

@@ -27,23 +27,29 @@ def free_port():
 
 
 class LiveServer:
-    """with LiveServer(env, workers=4) as server: server.request("GET", "/healthz")"""
+    """with LiveServer(env, workers=4) as server: server.request("GET", "/healthz")
 
-    def __init__(self, env, workers=2, worker_class="sync", threads=1, args=(), log_path=None):
+    `app` is the WSGI application gunicorn imports (from the repository root); `args` go on
+    gunicorn's command line before it. It is ready once GET /healthz answers 200, within
+    `start_timeout` seconds."""
+
+    def __init__(self, env, workers=2, worker_class="sync", threads=1, args=(), log_path=None, app="wsgi:app",
+                 start_timeout=30):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.command = [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
                         "--worker-class", worker_class, "--threads", str(threads), "--no-control-socket",
-                        *args, "wsgi:app"]
+                        *args, app]
         self.log_path = log_path
+        self.start_timeout = start_timeout
         self.process = None
 
     def __enter__(self):
         self._log = open(self.log_path, "w+b") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self._log,
                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.logs()}")
@@ -53,7 +59,7 @@ class LiveServer:
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"gunicorn did not answer within 30 s: {self.logs()}")
+        raise RuntimeError(f"gunicorn did not answer within {self.start_timeout} s: {self.logs()}")
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.process and self.process.poll() is None:
