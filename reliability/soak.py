@@ -591,7 +591,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
     parser.add_argument("--pool", type=int, default=4, help="DB_POOL_SIZE of each worker")
     parser.add_argument("--no-tests", action="store_true", help="the soak alone")
-    parser.add_argument("--report", type=Path, default=ROOT / "docs" / "reliability.md")
+    parser.add_argument("--report", type=Path, default=ROOT / "docs" / "reliability.md", help="where the figures go")
     args = parser.parse_args()
     if args.seconds < 120:
         parser.error("--seconds: a soak lasts at least 120 seconds")
@@ -612,7 +612,8 @@ def main():
         (any(row[2] > MAX_GROWTH_KIB for row in soak["memory"]), "worker memory kept growing"),
         (not soak["memory"], "no memory samples"),
     ]
-    print(f"figures written to {args.report.relative_to(ROOT)}")
+    report = args.report.resolve()
+    print(f"figures written to {report.relative_to(ROOT) if report.is_relative_to(ROOT) else report}")
     for failed, what in failures:
         if failed:
             print(f"FAILED: {what}", file=sys.stderr)
