@@ -16,9 +16,17 @@ from service.models import MODELS
 
 from tests.support.api import NS, PROJECT, Api
 from tests.support.databases import new_postgres_database
+from tests.support.live import LiveServer
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Only a test marked `gunicorn` may start a LiveServer (its fixtures included), so that
+    -m "not gunicorn" starts none."""
+    LiveServer.may_start = item.get_closest_marker("gunicorn") is not None
 
 
 @pytest.fixture(scope="session")

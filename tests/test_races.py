@@ -14,6 +14,8 @@ import pytest
 from tests.support.databases import connect
 from tests.support.live import LiveServer
 
+pytestmark = pytest.mark.gunicorn  # every test here starts gunicorn
+
 SECRET = "race-secret-" + "r" * 40
 CLIENTS = 16
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.support.live import LiveServer, TCPProxy, burst
 
+pytestmark = pytest.mark.gunicorn  # every test here starts gunicorn
+
 SECRET = "readiness-test-secret-" + "r" * 32
 TOKEN = jwt.encode({"sub": "ops", "namespaces": ["*"], "exp": int(time.time()) + 3600}, SECRET, "HS256")
 

@@ -33,6 +33,9 @@ class LiveServer:
     gunicorn's command line before it. It is ready once GET /healthz answers 200, within
     `start_timeout` seconds."""
 
+    # Under pytest, tests/conftest.py lets only the tests marked `gunicorn` start one.
+    may_start = True
+
     def __init__(self, env, workers=2, worker_class="sync", threads=1, args=(), log_path=None, app="wsgi:app",
                  start_timeout=30):
         self.port = free_port()
@@ -46,6 +49,8 @@ class LiveServer:
         self.process = None
 
     def __enter__(self):
+        if not LiveServer.may_start:
+            raise RuntimeError("this test starts gunicorn: mark it @pytest.mark.gunicorn")
         self._log = open(self.log_path, "w+b") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self._log,
                                         stderr=subprocess.STDOUT)
