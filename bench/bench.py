@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg2
@@ -108,7 +108,8 @@ def reset_writes(url):
     the planner's estimates for every other collection."""
     conn = psycopg2.connect(url)
     with conn, conn.cursor() as cur:
-        cur.execute("DELETE FROM member WHERE collection_id IN (SELECT id FROM collection WHERE project_id = 'p-writes')")
+        cur.execute("DELETE FROM member WHERE collection_id IN "
+                    "(SELECT id FROM collection WHERE project_id = 'p-writes')")
         cur.execute("UPDATE collection SET member_count = 0, member_seq = 0 WHERE project_id = 'p-writes'")
         cur.execute("DELETE FROM dataset WHERE project_id = 'p-writes'")
         cur.execute("UPDATE project SET dataset_count = 0 WHERE id = 'p-writes'")
@@ -342,7 +343,7 @@ def write_report(out, ctx):
         "rounds: min–max | service p50 / p99 ms | floor p50 / p99 ms |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, title, kind, path in SCENARIOS:
+    for name, title, _, _ in SCENARIOS:
         r = results[name]
         s, f = r["service"], r["floor"]
         ratio = s["rps"] / f["rps"]
@@ -516,10 +517,11 @@ def main():
             servers = [stack.enter_context(gunicorn_server("service", model, env, log_dir, "models"))
                        for model in candidates]
             runs = {(model[0], name): [] for model in candidates for name in MODEL_SCENARIOS}
+            pairs = [*zip(candidates, servers, strict=True)]
             for name in MODEL_SCENARIOS:  # every model in turn, then again in reverse: drift cancels out
                 for server in servers:
                     wrk(server, scenarios[name], token, f"m{server.port}w", 1, args.connections)
-                for i, (model, server) in enumerate([*zip(candidates, servers), *reversed([*zip(candidates, servers)])]):
+                for i, (model, server) in enumerate([*pairs, *reversed(pairs)]):
                     runs[model[0], name].append(
                         wrk(server, scenarios[name], token, f"m{server.port}r{i}", model_seconds, args.connections))
         for model in candidates:
@@ -551,7 +553,7 @@ def main():
         return
     pg, wrk_version, packages = versions(url)
     write_report(BENCH / "results.md", {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "machine": host, "pg": pg,
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": host, "pg": pg,
         "wrk": wrk_version, "packages": packages, "sizes": sizes, "members": members,
         "seed_seconds": seed_seconds, "connections": args.connections, "seconds": seconds, "rounds": rounds,
         "model_seconds": model_seconds, "results": results, "models": models, "chosen": chosen, "plans": plans})

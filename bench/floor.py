@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import jwt
@@ -134,7 +134,7 @@ def _timestamp(value):
 
 
 def _now():
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -303,7 +303,7 @@ def app(environ, start_response):
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
     if path == "/healthz":
         return _respond(start_response, 200, {"status": "ok"})
-    for route_method, pattern, handler in ROUTES:
+    for route_method, pattern, handler in ROUTES:  # noqa: B007  # handler is read after the loop
         match = pattern.match(path)
         if match and route_method == method:
             break

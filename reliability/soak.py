@@ -23,7 +23,7 @@ import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -279,7 +279,7 @@ class Client(threading.Thread):
     ]
 
     def run(self):
-        operations, weights = zip(*self.OPERATIONS)
+        operations, weights = zip(*self.OPERATIONS, strict=True)
         interval = self.soak.clients / self.soak.rate
         next_at = time.monotonic() + self.random.random() * interval
         while not self.soak.stop.is_set():
@@ -435,7 +435,7 @@ def percentile(values, fraction):
 
 def slope_per_minute(samples):
     """Least-squares slope of [(seconds, KiB)], in KiB per minute."""
-    ts, ks = zip(*samples)
+    ts, ks = zip(*samples, strict=True)
     mean_t, mean_k = statistics.fmean(ts), statistics.fmean(ks)
     spread = sum((t - mean_t) ** 2 for t in ts)
     return 60 * sum((t - mean_t) * (k - mean_k) for t, k in samples) / spread if spread else 0.0
@@ -496,7 +496,7 @@ def write_report(path, args, tests, soak):
         "(default `postgresql://postgres@127.0.0.1:5432/postgres`), where it creates a database of its",
         "own and drops it afterwards. It exits non-zero when any figure below is out of bounds.",
         "",
-        f"Last run: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, revision {git_revision()}, "
+        f"Last run: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, revision {git_revision()}, "
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, PostgreSQL {postgres_version()}.",
         "",
     ]

@@ -13,7 +13,6 @@ from service import create_app
 from service.auth import mint_token
 from service.db import db
 from service.models import MODELS
-
 from tests.support.api import NS, PROJECT, Api
 from tests.support.databases import new_postgres_database
 from tests.support.live import LiveServer

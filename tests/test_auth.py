@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from service.auth import mint_token
 from service.config import ConfigError
-
 from tests.conftest import database_url
 from tests.support.api import error_code
 from tests.support.live import ROOT

@@ -2,8 +2,16 @@
 import pytest
 
 from tests.support.api import (
-    COLLECTIONS, DATASETS, PROJECT, assert_error, assert_id, assert_timestamp, create_collection, create_dataset,
-    listed, ok,
+    COLLECTIONS,
+    DATASETS,
+    PROJECT,
+    assert_error,
+    assert_id,
+    assert_timestamp,
+    create_collection,
+    create_dataset,
+    listed,
+    ok,
 )
 
 LIST_ITEM_KEYS = {"id", "name", "description", "tags", "createdAt", "updatedAt"}

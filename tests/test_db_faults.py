@@ -13,11 +13,11 @@ import jwt as pyjwt
 import psycopg2
 import pytest
 
+from service import create_app
+from service.db import db
 from tests.support.databases import connect
 from tests.support.live import LiveServer, TCPProxy
 from tests.support.processes import worker_pids
-from service import create_app
-from service.db import db
 
 SECRET = "fault-secret-" + "f" * 40
 CONNECT_TIMEOUT = 2  # libpq's smallest connect_timeout

@@ -23,10 +23,9 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from service import create_app
 from tests.support.databases import connect, new_postgres_database
 from tests.support.live import ROOT, LiveServer, burst
-
-from service import create_app
 
 BIN = Path(sys.executable).parent
 SECRET = "deploy-test-secret-" + "d" * 32  # what the operator exports as JWT_SECRET_KEY

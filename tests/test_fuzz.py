@@ -16,9 +16,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode, checks
 
-from tests.support.live import LiveServer
 from service import create_app
 from service.openapi import PATH_EXAMPLES, build
+from tests.support.live import LiveServer
 
 SECRET = "fuzz-secret-" + "x" * 32
 TOKEN = jwt.encode({"sub": "fuzzer", "namespaces": ["*"], "exp": int(time.time()) + 6 * 3600}, SECRET, "HS256")

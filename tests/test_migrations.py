@@ -11,13 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.api import Api
-from tests.support.live import ROOT
-from tests.support.databases import connect, new_postgres_database, placeholder
-
 from service import create_app
 from service.auth import mint_token
 from service.db import SCHEMA_VERSION, db
+from tests.support.api import Api
+from tests.support.databases import connect, new_postgres_database, placeholder
+from tests.support.live import ROOT
 
 FLASK = str(Path(sys.executable).with_name("flask"))
 V1_SCHEMA = Path(__file__).parent / "schema_v1"
@@ -107,7 +106,7 @@ def rows(url):
         for table in [*ROWS, "schema_version"]:
             cur.execute(f'SELECT * FROM "{table}" ORDER BY {ORDER.get(table, "id")}')
             names = [c[0] for c in cur.description]
-            out[table] = [dict(zip(names, row)) for row in cur.fetchall()]
+            out[table] = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         return out
 
 
@@ -238,7 +237,7 @@ def test_processes_starting_at_once_on_an_empty_database_all_succeed(backend, re
 
         reports = sorted(out.strip() for out, _, _ in results)
         assert reports == [f"schema at version {SCHEMA_VERSION}"] * 3 + [f"schema at version {SCHEMA_VERSION} (was 0)"]
-        for out, err, code in results:
+        for _, err, code in results:
             assert code == 0, err
             problems = [line for line in err.splitlines() if json.loads(line)["level"] in ("warning", "error")]
             assert problems == []

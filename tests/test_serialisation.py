@@ -9,7 +9,6 @@ import pytest
 from schemas.datasets import dataset_detail_schema, dataset_list_item_schema, dump_detail, dump_list_item
 from service import data
 from service.db import db
-
 from tests.support.api import COLLECTIONS, DATASETS
 
 DATASETS_CREATED = [
