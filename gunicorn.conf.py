@@ -51,6 +51,12 @@ limit_request_fields = server_limits.HEADER_FIELDS_MAX
 limit_request_field_size = server_limits.HEADER_FIELD_MAX
 http_parser = "python"
 
+# The app is loaded once, in the master, before the workers fork: a configuration that cannot
+# work stops gunicorn at once with its one JSON line (and exit status 4), instead of each worker
+# failing on its own (two workers failing at once can make gunicorn 27 print a traceback while
+# it halts); the workers share the loaded code's memory. Code changes need a restart, not HUP.
+preload_app = True
+
 # Logs: JSON lines on stdout (access) and stderr (everything else); see service/logs.py.
 accesslog = "-"
 errorlog = "-"

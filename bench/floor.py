@@ -9,7 +9,7 @@ bodies it takes with plain Python, and keeps at most DB_POOL_SIZE open connectio
 process, as the service does, with the same session settings. It serves only D1, D2, D3
 and C5 and is not a product: any other path is a 404.
 
-    gunicorn --chdir bench floor:app    (DATABASE_URL, JWT_SECRET_KEY as for the service)
+    gunicorn bench.floor:app    (from the repository root; DATABASE_URL, JWT_SECRET_KEY as for the service)
 """
 import json
 import math
@@ -20,7 +20,7 @@ import secrets
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs
 
 import jwt
@@ -134,7 +134,7 @@ def _timestamp(value):
 
 
 def _now():
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
@@ -303,7 +303,7 @@ def app(environ, start_response):
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
     if path == "/healthz":
         return _respond(start_response, 200, {"status": "ok"})
-    for route_method, pattern, handler in ROUTES:
+    for route_method, pattern, handler in ROUTES:  # noqa: B007  # handler is read after the loop
         match = pattern.match(path)
         if match and route_method == method:
             break

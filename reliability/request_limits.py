@@ -5,7 +5,7 @@ Prints a Markdown table. With --before REV, each attack also runs against gunico
 was at revision REV (the rest of the code as it is now); with --write, the table goes into
 docs/reliability.md as the section "## Attacks on the request line and headers".
 
-    .venv/bin/python reliability/request_limits.py --before 377fdd9 --write
+    .venv/bin/python -m reliability.request_limits --before 377fdd9 --write
 
 Each attack gets a fresh server (one sync worker, unless --worker-class gthread), so that the
 peak memory is the attack's own. CPU time is the worker's (all its threads), from /proc, from
@@ -25,18 +25,17 @@ import sys
 import tempfile
 import textwrap
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import jwt as pyjwt
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from tests.support.databases import new_postgres_database
+from tests.support.live import LiveServer
+from tests.support.processes import worker_pids
 
-from live import LiveServer  # noqa: E402
-from operations import new_postgres_database  # noqa: E402
-from processes import worker_pids  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SECRET = "limits-secret-" + "s" * 40
@@ -270,13 +269,13 @@ def section(lines, args, all_serving):
         "packets: what it still costs is receiving some 15,000 packets, in time linear in their "
         "number; before, the whole buffer was also copied and searched again after each of them."
     )
-    command = (f".venv/bin/python reliability/request_limits.py{' --before ' + args.before if args.before else ''}"
+    command = (f".venv/bin/python -m reliability.request_limits{' --before ' + args.before if args.before else ''}"
                f"{' --worker-class ' + args.worker_class if args.worker_class != 'sync' else ''} --write")
     return [
         TITLE, "",
         *textwrap.wrap(about, 95), "",
         "```", command, "```", "",
-        f"Last run: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, revision {git_revision()}, "
+        f"Last run: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, revision {git_revision()}, "
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, gunicorn {version}.", "",
         *lines, "",
         *textwrap.wrap(reading, 95),

@@ -6,7 +6,10 @@ Each client thread acts in one namespace with a token for that namespace only, a
 datasets and collections it creates, so it knows exactly what each of them must hold; all
 threads also add members to one shared collection per project. Every answer is checked
 against what it must be while the load runs, and everything acknowledged is read back at the
-end."""
+end.
+
+reliability/run runs it as `python -m reliability.soak` from the repository root, which makes
+the live server of tests.support importable."""
 import argparse
 import json
 import os
@@ -21,19 +24,18 @@ import threading
 import time
 import xml.etree.ElementTree as ElementTree
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import jwt as pyjwt
 import psycopg2
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from tests.support.databases import new_postgres_database
+from tests.support.live import LiveServer
+from tests.support.processes import rss_kib, worker_pids
 
-from operations import new_postgres_database  # noqa: E402
-from live import LiveServer  # noqa: E402
-from processes import rss_kib, worker_pids  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 FAULT_TESTS = ["tests/test_db_faults.py", "tests/test_races.py"]
@@ -278,7 +280,7 @@ class Client(threading.Thread):
     ]
 
     def run(self):
-        operations, weights = zip(*self.OPERATIONS)
+        operations, weights = zip(*self.OPERATIONS, strict=True)
         interval = self.soak.clients / self.soak.rate
         next_at = time.monotonic() + self.random.random() * interval
         while not self.soak.stop.is_set():
@@ -434,7 +436,7 @@ def percentile(values, fraction):
 
 def slope_per_minute(samples):
     """Least-squares slope of [(seconds, KiB)], in KiB per minute."""
-    ts, ks = zip(*samples)
+    ts, ks = zip(*samples, strict=True)
     mean_t, mean_k = statistics.fmean(ts), statistics.fmean(ks)
     spread = sum((t - mean_t) ** 2 for t in ts)
     return 60 * sum((t - mean_t) * (k - mean_k) for t, k in samples) / spread if spread else 0.0
@@ -495,7 +497,7 @@ def write_report(path, args, tests, soak):
         "(default `postgresql://postgres@127.0.0.1:5432/postgres`), where it creates a database of its",
         "own and drops it afterwards. It exits non-zero when any figure below is out of bounds.",
         "",
-        f"Last run: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}, revision {git_revision()}, "
+        f"Last run: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, revision {git_revision()}, "
         f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, PostgreSQL {postgres_version()}.",
         "",
     ]
@@ -601,7 +603,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2, help="threads per gunicorn worker")
     parser.add_argument("--pool", type=int, default=4, help="DB_POOL_SIZE of each worker")
     parser.add_argument("--no-tests", action="store_true", help="the soak alone")
-    parser.add_argument("--report", type=Path, default=ROOT / "docs" / "reliability.md")
+    parser.add_argument("--report", type=Path, default=ROOT / "docs" / "reliability.md", help="where the figures go")
     args = parser.parse_args()
     if args.seconds < 120:
         parser.error("--seconds: a soak lasts at least 120 seconds")
@@ -622,7 +624,8 @@ def main():
         (any(row[2] > MAX_GROWTH_KIB for row in soak["memory"]), "worker memory kept growing"),
         (not soak["memory"], "no memory samples"),
     ]
-    print(f"figures written to {args.report.relative_to(ROOT)}")
+    report = args.report.resolve()
+    print(f"figures written to {report.relative_to(ROOT) if report.is_relative_to(ROOT) else report}")
     for failed, what in failures:
         if failed:
             print(f"FAILED: {what}", file=sys.stderr)

@@ -1,8 +1,16 @@
 from marshmallow import Schema, ValidationError, fields, pre_load, validates_schema
 
 from .common import (
-    MAX_MEMBERS_PER_REQUEST, Name, NodeIds, PageArgs, PageSchema, QueryBoolean, RequestSchema, Timestamp,
-    UniqueStrings, timestamp,
+    MAX_MEMBERS_PER_REQUEST,
+    Name,
+    NodeIds,
+    PageArgs,
+    PageSchema,
+    QueryBoolean,
+    RequestSchema,
+    Timestamp,
+    UniqueStrings,
+    timestamp,
 )
 
 

@@ -3,7 +3,16 @@ import json
 from marshmallow import Schema, fields
 
 from .common import (
-    Description, Metadata, Name, PageArgs, PageSchema, RequestSchema, Tags, Timestamp, UniqueStrings, timestamp,
+    Description,
+    Metadata,
+    Name,
+    PageArgs,
+    PageSchema,
+    RequestSchema,
+    Tags,
+    Timestamp,
+    UniqueStrings,
+    timestamp,
 )
 
 

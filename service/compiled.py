@@ -69,7 +69,7 @@ def rows(build, *args, **shape):
     if is_postgres():  # psycopg2 already gives datetimes and decoded jsonb
         return [row_type._make(row) for row in fetched]
     converters = [_CONVERTERS.get(name) for name in row_type._fields]
-    return [row_type._make([c(v) if c else v for c, v in zip(converters, row)]) for row in fetched]
+    return [row_type._make([c(v) if c else v for c, v in zip(converters, row, strict=True)]) for row in fetched]
 
 
 def first(build, *args, **shape):

@@ -2,7 +2,6 @@
 import os
 import secrets
 
-
 MIN_SECRET_BYTES = 32
 
 

@@ -57,7 +57,8 @@ def _count_triggers():
 
 def _tags_index():
     if is_postgres():  # D2's tag filter (`tags @> [...]`) on large projects
-        db.execute_sql("CREATE INDEX IF NOT EXISTS dataset_tags_gin ON dataset USING gin (tags) WHERE deleted_at IS NULL")
+        db.execute_sql("CREATE INDEX IF NOT EXISTS dataset_tags_gin ON dataset USING gin (tags) "
+                       "WHERE deleted_at IS NULL")
 
 
 def create():
@@ -105,7 +106,7 @@ def _v3_names_in_nfc():
         found = list(model.select(model.id, model.project, model.name, model.deleted_at)
                      .order_by(model.created_at, model.id).tuples())
         taken = {}  # project id: the live names, as they will be
-        for row_id, project_id, name, deleted_at in found:
+        for _, project_id, name, deleted_at in found:
             if deleted_at is None and _clean_name(name) == name:
                 taken.setdefault(project_id, set()).add(name)
         renames = {}

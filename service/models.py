@@ -4,10 +4,17 @@ hard-deleted except a member that a client removes: rows are soft-deleted with
 `deleted_at`, and the names of live rows are unique through partial unique indexes."""
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from peewee import (
-    BigIntegerField, CompositeKey, DateTimeField, Field, ForeignKeyField, IntegerField, Model, TextField,
+    BigIntegerField,
+    CompositeKey,
+    DateTimeField,
+    Field,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    TextField,
 )
 
 from .db import db
@@ -20,7 +27,7 @@ def new_id():
 
 def utcnow():
     """Now, in UTC, naive (as stored), to the millisecond the API shows."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 

@@ -14,7 +14,16 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app
 
 from schemas.common import (
-    NAME_REGEX, Error, Metadata, Name, QueryBoolean, QueryInteger, Text, Timestamp, check_name, check_no_control,
+    NAME_REGEX,
+    Error,
+    Metadata,
+    Name,
+    QueryBoolean,
+    QueryInteger,
+    Text,
+    Timestamp,
+    check_name,
+    check_no_control,
 )
 
 from .contract import operation, operation_of

@@ -3,8 +3,7 @@ PostgreSQL. PostgreSQL tests skip, with the reason, when no server answers at
 TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres), except
 under CI=true, where they fail instead."""
 import os
-import re
-import uuid
+from contextlib import ExitStack
 from datetime import timedelta
 
 import psycopg2
@@ -14,37 +13,33 @@ from service import create_app
 from service.auth import mint_token
 from service.db import db
 from service.models import MODELS
-
-from helpers import NS, PROJECT, Api
+from tests.support.api import NS, PROJECT, Api
+from tests.support.databases import new_postgres_database
+from tests.support.live import LiveServer
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def _admin():
-    conn = psycopg2.connect(ADMIN_URL, connect_timeout=3)
-    conn.autocommit = True
-    return conn
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Only a test marked `gunicorn` may start a LiveServer (its fixtures included), so that
+    -m "not gunicorn" starts none."""
+    LiveServer.may_start = item.get_closest_marker("gunicorn") is not None
 
 
 @pytest.fixture(scope="session")
 def pg_url():
     """A fresh PostgreSQL database for this test session, dropped at the end."""
-    try:
-        admin = _admin()
-    except psycopg2.OperationalError as e:
-        reason = f"PostgreSQL not reachable at {ADMIN_URL}: {str(e).strip()}"
-        if IN_CI:
-            pytest.fail(reason + " (CI=true: PostgreSQL tests are mandatory)")
-        pytest.skip(reason)
-    name = f"registry_test_{uuid.uuid4().hex[:12]}"
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    yield re.sub(r"/[^/]*$", f"/{name}", ADMIN_URL)
-    with admin.cursor() as cur:
-        cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
-    admin.close()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(new_postgres_database(ADMIN_URL))
+        except psycopg2.OperationalError as e:
+            reason = f"PostgreSQL not reachable at {ADMIN_URL}: {str(e).strip()}"
+            if IN_CI:
+                pytest.fail(reason + " (CI=true: PostgreSQL tests are mandatory)")
+            pytest.skip(reason)
+        yield url
 
 
 def database_url(request, backend, tmp_path):

@@ -16,10 +16,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from service.auth import mint_token
 from service.config import ConfigError
-
-from conftest import database_url
-from helpers import error_code
-from live import ROOT
+from tests.conftest import database_url
+from tests.support.api import error_code
+from tests.support.live import ROOT
 
 HS_SECRET = "an-hs256-secret-" + "s" * 48  # 64 bytes: long enough for HS512 too
 KEY_VARIABLES = ("JWT_SECRET_KEY", "JWT_PUBLIC_KEY", "JWT_PRIVATE_KEY", "JWT_ISSUER", "JWT_AUDIENCE")

@@ -1,12 +1,20 @@
 """C1–C6: collections of a project, standalone or in a dataset, and their members."""
 import pytest
 
-from helpers import (
-    COLLECTIONS, DATASETS, PROJECT, assert_error, assert_id, assert_timestamp, create_collection, create_dataset,
-    listed, ok,
-)
 from service.db import db
 from service.models import Member
+from tests.support.api import (
+    COLLECTIONS,
+    DATASETS,
+    PROJECT,
+    assert_error,
+    assert_id,
+    assert_timestamp,
+    create_collection,
+    create_dataset,
+    listed,
+    ok,
+)
 
 COLLECTION_KEYS = {"id", "name", "projectId", "dataset", "memberCount", "createdAt", "updatedAt"}
 MAX_MEMBERS = 10_000

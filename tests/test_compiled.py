@@ -59,7 +59,8 @@ def test_rows_carry_the_values_their_fields_give(namespaces):
 def test_without_the_cache_every_read_answers_the_same(api, app, project):
     for body in ({"name": "d1", "tags": ["x", "y"], "metadata": {"k": [1]}}, {"name": "d2", "tags": ["y"]}):
         assert api.post(f"{project}/datasets", json=body).status_code == 201
-    assert api.post(f"{project}/collections", json={"name": "c", "dataset": "d1", "members": ["n2", "n1"]}).status_code == 201
+    collection = {"name": "c", "dataset": "d1", "members": ["n2", "n1"]}
+    assert api.post(f"{project}/collections", json=collection).status_code == 201
 
     def read_everything():
         with app.app_context(), db.connection_context():

@@ -1,9 +1,17 @@
 """D1–D5: the dataset endpoints, as the seed reference page and the contract describe them."""
 import pytest
 
-from helpers import (
-    COLLECTIONS, DATASETS, PROJECT, assert_error, assert_id, assert_timestamp, create_collection, create_dataset,
-    listed, ok,
+from tests.support.api import (
+    COLLECTIONS,
+    DATASETS,
+    PROJECT,
+    assert_error,
+    assert_id,
+    assert_timestamp,
+    create_collection,
+    create_dataset,
+    listed,
+    ok,
 )
 
 LIST_ITEM_KEYS = {"id", "name", "description", "tags", "createdAt", "updatedAt"}

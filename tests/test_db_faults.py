@@ -13,11 +13,11 @@ import jwt as pyjwt
 import psycopg2
 import pytest
 
-from operations import connect
-from live import LiveServer, TCPProxy
-from processes import worker_pids
 from service import create_app
 from service.db import db
+from tests.support.databases import connect
+from tests.support.live import LiveServer, TCPProxy
+from tests.support.processes import worker_pids
 
 SECRET = "fault-secret-" + "f" * 40
 CONNECT_TIMEOUT = 2  # libpq's smallest connect_timeout
@@ -109,6 +109,7 @@ def in_background(fn, *args):
     return thread, result
 
 
+@pytest.mark.gunicorn
 def test_a_statement_waiting_past_statement_timeout_is_a_503_that_wrote_nothing(server, bearer, project, pg_url):
     with locked(pg_url, "dataset"):
         status, code, seconds = timed(server, bearer, "POST", f"{project}/datasets", {"name": "slow"})
@@ -145,6 +146,7 @@ KILLED = {
 }
 
 
+@pytest.mark.gunicorn
 @pytest.mark.parametrize("case", KILLED)
 def test_a_connection_killed_in_the_middle_of_a_write_leaves_nothing_half_written(
         server, bearer, project, pg_url, case):
@@ -170,6 +172,7 @@ def test_a_connection_killed_in_the_middle_of_a_write_leaves_nothing_half_writte
     assert status in (200, 201)
 
 
+@pytest.mark.gunicorn
 def test_a_database_that_never_answers_gives_503_within_the_connect_timeout(bearer, pg_url):
     with socket.create_server(("127.0.0.1", 0), backlog=64) as silent:  # accepts TCP, never speaks
         url = through(pg_url, silent.getsockname()[1])
@@ -190,6 +193,7 @@ def test_a_database_that_never_answers_gives_503_within_the_connect_timeout(bear
 Entry = namedtuple("Entry", "at method path name status code seconds")  # at: when it was sent
 
 
+@pytest.mark.gunicorn
 def test_database_gone_under_load_gives_fast_503s_and_the_service_recovers_without_restart(
         server, bearer, project, proxy):
     workers = worker_pids(server.process.pid)

@@ -23,11 +23,10 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from live import ROOT, LiveServer
-from operations import burst, connect, new_postgres_database
-
 from service import create_app
 from service.migrations import SCHEMA_VERSION
+from tests.support.databases import connect, new_postgres_database
+from tests.support.live import ROOT, LiveServer, burst
 
 BIN = Path(sys.executable).parent
 SECRET = "deploy-test-secret-" + "d" * 32  # what the operator exports as JWT_SECRET_KEY
@@ -174,6 +173,7 @@ def test_compose_stop_grace_period_outlasts_gunicorns_graceful_timeout():
     assert int(grace.removesuffix("s")) > settings["graceful_timeout"]
 
 
+@pytest.mark.gunicorn
 def test_compose_refuses_to_start_without_a_jwt_secret(pg_url, tmp_path):
     with pytest.raises(ValueError, match="JWT_SECRET_KEY"):
         compose_environment("api", pg_url, shell={})
@@ -195,6 +195,7 @@ def test_compose_migration_creates_the_schema_before_the_service_starts(stack):
         assert cur.fetchall() == [(SCHEMA_VERSION,)]
 
 
+@pytest.mark.gunicorn
 def test_compose_service_passes_its_health_check_and_serves_the_api(stack, service):
     env, _ = stack
     assert run(image_healthcheck(), service.env).returncode == 0
@@ -208,6 +209,7 @@ def test_compose_service_passes_its_health_check_and_serves_the_api(stack, servi
     assert service.request("GET", f"/namespaces/{slug}", token=mint({**env, "JWT_SECRET_KEY": "y" * 40}, "*"))[0] == 401
 
 
+@pytest.mark.gunicorn
 def test_logs_are_json_lines_with_the_request_id_and_no_secret(stack, service):
     env, migrated = stack
     token = mint(env, "*")
@@ -226,6 +228,7 @@ def test_logs_are_json_lines_with_the_request_id_and_no_secret(stack, service):
         assert secret not in text
 
 
+@pytest.mark.gunicorn
 def test_workers_of_a_preloaded_app_do_not_share_database_connections(stack, tmp_path):
     env, _ = stack  # --preload: the app (and its first connection) is made before forking
     with ComposeService({**env, "GUNICORN_CMD_ARGS": "--preload"}, tmp_path / "api.log") as server:
@@ -248,6 +251,7 @@ def test_a_log_line_that_would_carry_a_secret_has_it_masked(capsys):
         assert secret not in line["message"]
 
 
+@pytest.mark.gunicorn
 def test_sigterm_lets_the_request_in_flight_finish(stack, tmp_path):
     env, _ = stack
     slug = f"ns-{uuid.uuid4().hex[:8]}"

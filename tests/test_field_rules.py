@@ -5,7 +5,7 @@ from urllib.parse import quote
 
 import pytest
 
-from helpers import COLLECTIONS, DATASETS, NS, create_collection, create_dataset, ok, send_json
+from tests.support.api import COLLECTIONS, DATASETS, NS, create_collection, create_dataset, ok, send_json
 
 # Every body the API takes: method, path, and a valid body that a case adds one field to.
 TARGETS = {
@@ -82,7 +82,8 @@ BAD = {
         "2001-chars": "x" * 2001, "nul": "a\x00b", "lone-surrogate": "\ud800", "number": 5, "list": ["a"],
     },
     "tags": {
-        "65-tags": [f"t{i}" for i in range(65)], "65-same-tags": ["t"] * 65, "empty-tag": [""], "65-char-tag": ["x" * 65],
+        "65-tags": [f"t{i}" for i in range(65)], "65-same-tags": ["t"] * 65, "empty-tag": [""],
+        "65-char-tag": ["x" * 65],
         "control-in-tag": ["a\nb"], "nul-in-tag": ["a\x00"], "lone-surrogate-in-tag": ["\ud800"],
         "not-a-list": "cars", "number-tag": [5], "object": {"a": "b"}, "null": None,
     },
@@ -93,7 +94,8 @@ BAD = {
         "lone-surrogate-in-value": {"a": {"b": "x\udc00"}},
     },
     "node_ids": {
-        "10001-same-ids": ["m"] * 10_001, "empty-id": [""], "257-chars": ["x" * 257], "nul": ["a\x00"], "newline": ["a\nb"], "unit-separator": ["a\x1fb"],
+        "10001-same-ids": ["m"] * 10_001, "empty-id": [""], "257-chars": ["x" * 257], "nul": ["a\x00"],
+        "newline": ["a\nb"], "unit-separator": ["a\x1fb"],
         "lone-surrogate": ["\ud800"], "not-a-list": "node", "number": [5], "object": {"a": "b"},
     },
     "dataset_ref": {"nul": "a\x00b", "lone-surrogate": "\ud800", "number": 5, "list": ["a"]},

@@ -16,9 +16,9 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode, checks
 
-from live import LiveServer
 from service import create_app
 from service.openapi import PATH_EXAMPLES, build
+from tests.support.live import LiveServer
 
 SECRET = "fuzz-secret-" + "x" * 32
 TOKEN = jwt.encode({"sub": "fuzzer", "namespaces": ["*"], "exp": int(time.time()) + 6 * 3600}, SECRET, "HS256")
@@ -84,6 +84,7 @@ def _valid_apart_invalid_together(case):
     return False
 
 
+@pytest.mark.gunicorn
 @schema.parametrize()
 @settings(deadline=None, database=None, suppress_health_check=list(HealthCheck))
 def test_no_request_breaks_the_document(case, seeded):
@@ -91,6 +92,7 @@ def test_no_request_breaks_the_document(case, seeded):
     case.call_and_validate(base_url=seeded.url, headers=AUTH, checks=CHECKS, excluded_checks=excluded)
 
 
+@pytest.mark.gunicorn
 def test_served_document_is_the_one_fuzzed(server):
     status, headers, document = server.request("GET", "/openapi.json")
     assert (status, headers["Content-Type"]) == (200, "application/json")

@@ -9,9 +9,8 @@ import logging
 import pytest
 
 from service.logs import JSONFormatter
-
-from dbstate import assert_unchanged, table_rows
-from helpers import COLLECTIONS, DATASETS, assert_error, create_collection, create_dataset, ok
+from tests.support.api import COLLECTIONS, DATASETS, assert_error, create_collection, create_dataset, ok
+from tests.support.dbstate import assert_unchanged, table_rows
 
 MAX_ERROR_BYTES = 16 * 1024
 

@@ -6,8 +6,8 @@ from urllib.parse import quote
 
 import pytest
 
-from dbstate import assert_unchanged, table_rows
-from helpers import COLLECTIONS, DATASETS, NS, PROJECT
+from tests.support.api import COLLECTIONS, DATASETS, NS, PROJECT
+from tests.support.dbstate import assert_unchanged, table_rows
 
 TRAIN, CLIPS = f"{DATASETS}/train", f"{COLLECTIONS}/clips"
 MEMBERS = f"{CLIPS}/members"

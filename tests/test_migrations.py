@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import Api
-from live import ROOT
-from operations import connect, new_postgres_database, placeholder
-
 from service import create_app
 from service.auth import mint_token
 from service.db import db
 from service.migrations import SCHEMA_VERSION
+from tests.support.api import Api
+from tests.support.databases import connect, new_postgres_database, placeholder
+from tests.support.live import ROOT
 
 FLASK = str(Path(sys.executable).with_name("flask"))
 V1_SCHEMA = Path(__file__).parent / "schema_v1"
@@ -108,7 +107,7 @@ def rows(url):
         for table in [*ROWS, "schema_version"]:
             cur.execute(f'SELECT * FROM "{table}" ORDER BY {ORDER.get(table, "id")}')
             names = [c[0] for c in cur.description]
-            out[table] = [dict(zip(names, row)) for row in cur.fetchall()]
+            out[table] = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
         return out
 
 
@@ -239,7 +238,7 @@ def test_processes_starting_at_once_on_an_empty_database_all_succeed(backend, re
 
         reports = sorted(out.strip() for out, _, _ in results)
         assert reports == [f"schema at version {SCHEMA_VERSION}"] * 3 + [f"schema at version {SCHEMA_VERSION} (was 0)"]
-        for out, err, code in results:
+        for _, err, code in results:
             assert code == 0, err
             problems = [line for line in err.splitlines() if json.loads(line)["level"] in ("warning", "error")]
             assert problems == []

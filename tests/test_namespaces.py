@@ -1,7 +1,7 @@
 """N1–N3: creating, listing and reading namespaces."""
 import pytest
 
-from helpers import assert_error, assert_id, assert_timestamp, create, listed, ok
+from tests.support.api import assert_error, assert_id, assert_timestamp, create, listed, ok
 
 NAMESPACE_KEYS = {"id", "slug", "name", "createdAt", "updatedAt"}
 

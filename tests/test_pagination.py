@@ -1,13 +1,13 @@
 """Pagination of every list endpoint (N2, P2, D2, C2): defaults, limits, bad values, order,
 and soft-deleted rows."""
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 
-from helpers import COLLECTIONS, DATASETS, NS, create, ok
 from service.db import db
 from service.models import Collection, Dataset, Namespace, Project, utcnow
+from tests.support.api import COLLECTIONS, DATASETS, NS, create, ok
 
 
 @dataclass

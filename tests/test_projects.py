@@ -1,7 +1,7 @@
 """P1–P3: creating, listing and reading the projects of a namespace."""
 import pytest
 
-from helpers import NS, assert_error, assert_id, assert_timestamp, create, listed, ok
+from tests.support.api import NS, assert_error, assert_id, assert_timestamp, create, listed, ok
 
 PROJECT_KEYS = {"id", "namespaceId", "slug", "name", "description", "createdAt", "updatedAt"}
 

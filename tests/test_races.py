@@ -11,8 +11,10 @@ from urllib.parse import quote
 import jwt as pyjwt
 import pytest
 
-from operations import connect
-from live import LiveServer
+from tests.support.databases import connect
+from tests.support.live import LiveServer
+
+pytestmark = pytest.mark.gunicorn  # every test here starts gunicorn
 
 SECRET = "race-secret-" + "r" * 40
 CLIENTS = 16

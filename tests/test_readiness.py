@@ -9,8 +9,9 @@ from urllib.parse import urlsplit
 import jwt
 import pytest
 
-from live import LiveServer, TCPProxy
-from operations import burst
+from tests.support.live import LiveServer, TCPProxy, burst
+
+pytestmark = pytest.mark.gunicorn  # every test here starts gunicorn
 
 SECRET = "readiness-test-secret-" + "r" * 32
 TOKEN = jwt.encode({"sub": "ops", "namespaces": ["*"], "exp": int(time.time()) + 3600}, SECRET, "HS256")

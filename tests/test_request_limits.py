@@ -16,8 +16,8 @@ from gunicorn.config import Config
 from gunicorn.http import errors, message, parser
 from gunicorn.http.unreader import IterUnreader
 
-from live import LiveServer
 from service import server_limits
+from tests.support.live import LiveServer
 
 SECRET = "limits-secret-" + "l" * 40
 KIB, MIB = 1024, 1024 * 1024
@@ -117,6 +117,7 @@ def assert_serves(server):
 
 # -- the request line ----------------------------------------------------------------------------
 
+@pytest.mark.gunicorn
 def test_the_longest_legitimate_url_gets_its_answer(server):
     """D2 with 64 tags of 64 characters of 4 bytes, percent-encoded: a 50 KB request line."""
     url = LIST + "?" + "&".join("tag=" + quote(chr(0x1F600 + i) * 64) for i in range(64))
@@ -126,17 +127,20 @@ def test_the_longest_legitimate_url_gets_its_answer(server):
     assert answer.json()["datasets"] == [] and answer.json()["total"] == 0
 
 
+@pytest.mark.gunicorn
 def test_a_request_line_of_exactly_64_KiB_is_served(server):
     answer, _ = exchange(server, head(line_of(LINE_MAX)))
     assert answer.status == 401 and answer.json()["error"]["code"] == "unauthorized"
 
 
+@pytest.mark.gunicorn
 def test_a_request_line_one_byte_over_64_KiB_is_414(server):
     answer, _ = exchange(server, head(line_of(LINE_MAX + 1)))
     assert_too_large(answer, 414)
     assert_serves(server)
 
 
+@pytest.mark.gunicorn
 def test_a_2_MiB_request_line_is_refused_before_the_client_has_sent_it(server):
     """The client stops after 96 KiB (one read of 8 KiB past the limit, and more) and waits: the
     answer comes without the rest of the line."""
@@ -147,6 +151,7 @@ def test_a_2_MiB_request_line_is_refused_before_the_client_has_sent_it(server):
     assert_serves(server)
 
 
+@pytest.mark.gunicorn
 def test_other_malformed_request_lines_keep_their_answer_with_a_short_body(server):
     """gunicorn's own 400 page repeats the line; at most 16 KiB of it, like every error body."""
     answer, _ = exchange(server, head(line_of(60 * KIB).replace(b"tag=t1-", b"tag=\x01t1")))
@@ -156,6 +161,7 @@ def test_other_malformed_request_lines_keep_their_answer_with_a_short_body(serve
 
 # -- the header fields ---------------------------------------------------------------------------
 
+@pytest.mark.gunicorn
 def test_100_header_fields_are_served_and_101_are_431(server):
     # head() adds Host and Connection
     answer, _ = exchange(server, head(extra=fields(98, 100)))
@@ -165,6 +171,7 @@ def test_100_header_fields_are_served_and_101_are_431(server):
     assert_serves(server)
 
 
+@pytest.mark.gunicorn
 def test_a_header_field_of_16_KiB_is_served_and_one_byte_more_is_431(server):
     answer, _ = exchange(server, head(extra=fields(1, FIELD_MAX)))
     assert answer.status == 200
@@ -173,6 +180,7 @@ def test_a_header_field_of_16_KiB_is_served_and_one_byte_more_is_431(server):
     assert_serves(server)
 
 
+@pytest.mark.gunicorn
 def test_a_large_token_fits(server):
     """A JWT of over 12 KiB (a token for 250 namespaces) in Authorization is read and checked."""
     bearer = token([f"tenant-{n:04d}-with-a-rather-long-slug" for n in range(250)])
@@ -181,6 +189,7 @@ def test_a_large_token_fits(server):
     assert answer.status == 404 and answer.json()["error"]["code"] == "not_found"  # not among its namespaces
 
 
+@pytest.mark.gunicorn
 def test_header_fields_past_64_KiB_in_all_are_431(server):
     """Each field within its limit, and their number too: the sum is what is too large."""
     answer, _ = exchange(server, head(extra=fields(9, 8 * KIB)))
@@ -188,6 +197,7 @@ def test_header_fields_past_64_KiB_in_all_are_431(server):
     assert_serves(server)
 
 
+@pytest.mark.gunicorn
 def test_2_MiB_of_header_fields_are_refused_before_the_client_has_sent_them(server):
     data = head(extra=fields(256, 8 * KIB))
     answer, sent = exchange(server, data, wait_after=BLOCK_MAX + 32 * KIB)
@@ -266,3 +276,26 @@ def test_the_start_up_check_notices_when_gunicorn_no_longer_takes_the_limits(mon
     monkeypatch.setattr(server_limits.Request, "parse", message.Request.parse)
     with pytest.raises(RuntimeError, match="server_limits.py"):
         server_limits._check()
+
+
+# -- a body sent chunked -------------------------------------------------------------------------
+
+def chunked(path, body, bearer):
+    """A POST of `body` with Transfer-Encoding: chunked (no Content-Length), in 64 KiB chunks."""
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 64 * KIB]), body[i:i + 64 * KIB])
+                      for i in range(0, len(body), 64 * KIB))
+    return head(f"POST {path} HTTP/1.1".encode(), [b"Content-Type: application/json",
+                                                  b"Transfer-Encoding: chunked"], bearer) + chunks + b"0\r\n\r\n"
+
+
+@pytest.mark.gunicorn
+def test_a_chunked_body_over_the_limit_is_413_and_writes_nothing(server):
+    datasets = "/namespaces/limits/projects/p/datasets"
+    over = b'{"name": "padded-chunked"}' + b" " * (3 * 1024 * KIB)
+    answer, _ = exchange(server, chunked(datasets, over, token()), piece=64 * KIB)
+    assert answer.status == 413 and answer.json()["error"]["code"] == "payload_too_large"
+    assert server.request("GET", f"{datasets}/padded-chunked", token=token())[0] == 404
+    name = f"at-the-limit-{server.port}"
+    at_limit = f'{{"name": "{name}"}}'.encode().ljust(1024 * KIB)
+    answer, _ = exchange(server, chunked(datasets, at_limit, token()), piece=64 * KIB)
+    assert answer.status == 201 and answer.json()["name"] == name

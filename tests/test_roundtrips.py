@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import NS, PROJECT, queries
+from tests.support.api import NS, PROJECT, queries
 
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 

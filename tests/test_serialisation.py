@@ -1,7 +1,8 @@
 """D2, D3 and the collection endpoints dump their rows through written-out functions
-(schemas/datasets.py dump_list_item, dump_detail; schemas/collections.py dump_collection) instead of marshmallow's per-field work. The marshmallow
-schemas stay the documented shape of the responses: these tests hold both to the same
-output, for rows as each database gives them back."""
+(schemas/datasets.py dump_list_item, dump_detail; schemas/collections.py dump_collection)
+instead of marshmallow's per-field work. The marshmallow schemas stay the documented shape of
+the responses: these tests hold both to the same output, for rows as each database gives
+them back."""
 from types import SimpleNamespace
 
 import pytest
@@ -10,8 +11,7 @@ from schemas.collections import collection_detail_schema, collection_schema, dum
 from schemas.datasets import dataset_detail_schema, dataset_list_item_schema, dump_detail, dump_list_item
 from service import data
 from service.db import db
-
-from helpers import COLLECTIONS, DATASETS
+from tests.support.api import COLLECTIONS, DATASETS
 
 DATASETS_CREATED = [
     {"name": "plain"},

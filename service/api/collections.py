@@ -3,8 +3,14 @@ from flask import Blueprint
 from peewee import IntegrityError
 
 from schemas.collections import (
-    CollectionPage, collection_create_schema, collection_detail_schema, collection_list_args_schema,
-    collection_schema, collection_update_schema, dump_collection, members_change_schema,
+    CollectionPage,
+    collection_create_schema,
+    collection_detail_schema,
+    collection_list_args_schema,
+    collection_schema,
+    collection_update_schema,
+    dump_collection,
+    members_change_schema,
 )
 from schemas.common import Success, page_body
 

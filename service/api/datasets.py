@@ -4,8 +4,14 @@ from peewee import IntegrityError
 
 from schemas.common import Success, page_body
 from schemas.datasets import (
-    DatasetPage, dataset_create_schema, dataset_detail_schema, dataset_list_args_schema, dataset_schema,
-    dataset_update_schema, dump_detail, dump_list_item,
+    DatasetPage,
+    dataset_create_schema,
+    dataset_detail_schema,
+    dataset_list_args_schema,
+    dataset_schema,
+    dataset_update_schema,
+    dump_detail,
+    dump_list_item,
 )
 
 from .. import data

@@ -1,7 +1,8 @@
-"""A real server for tests that need one: gunicorn running `wsgi:app` on a free loopback
-port with the given environment, and a small JSON client for it. Also a TCP proxy in
-front of PostgreSQL that a test can cut and restore, to play the database going away
-without stopping the machine's server."""
+"""A real server for tests that need one (and for the benchmark and the reliability run):
+gunicorn running `wsgi:app` on a free loopback port with the given environment, a small JSON
+client for it, and concurrent requests to it. Also a TCP proxy in front of PostgreSQL that a
+test can cut and restore, to play the database going away without stopping the machine's
+server."""
 import json
 import os
 import signal
@@ -12,9 +13,10 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
@@ -25,23 +27,34 @@ def free_port():
 
 
 class LiveServer:
-    """with LiveServer(env, workers=4) as server: server.request("GET", "/healthz")"""
+    """with LiveServer(env, workers=4) as server: server.request("GET", "/healthz")
 
-    def __init__(self, env, workers=2, worker_class="sync", threads=1, args=(), log_path=None):
+    `app` is the WSGI application gunicorn imports (from the repository root); `args` go on
+    gunicorn's command line before it. It is ready once GET /healthz answers 200, within
+    `start_timeout` seconds."""
+
+    # Under pytest, tests/conftest.py lets only the tests marked `gunicorn` start one.
+    may_start = True
+
+    def __init__(self, env, workers=2, worker_class="sync", threads=1, args=(), log_path=None, app="wsgi:app",
+                 start_timeout=30):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.command = [GUNICORN, "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers),
                         "--worker-class", worker_class, "--threads", str(threads), "--no-control-socket",
-                        *args, "wsgi:app"]
+                        *args, app]
         self.log_path = log_path
+        self.start_timeout = start_timeout
         self.process = None
 
     def __enter__(self):
+        if not LiveServer.may_start:
+            raise RuntimeError("this test starts gunicorn: mark it @pytest.mark.gunicorn")
         self._log = open(self.log_path, "w+b") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=self._log,
                                         stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}: {self.logs()}")
@@ -51,7 +64,7 @@ class LiveServer:
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"gunicorn did not answer within 30 s: {self.logs()}")
+        raise RuntimeError(f"gunicorn did not answer within {self.start_timeout} s: {self.logs()}")
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.process and self.process.poll() is None:
@@ -91,6 +104,13 @@ class LiveServer:
         except urllib.error.HTTPError as e:
             raw = e.read()
             return e.code, e.headers, json.loads(raw) if raw else None
+
+
+def burst(server, path, count=24, timeout=10):
+    """The set of statuses of `count` concurrent GETs of `path` (so that each of the server's
+    threads holds a database connection at once)."""
+    with ThreadPoolExecutor(8) as pool:
+        return set(pool.map(lambda _: server.request("GET", path, timeout=timeout)[0], range(count)))
 
 
 class TCPProxy:

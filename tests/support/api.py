@@ -2,7 +2,7 @@
 import json
 import re
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class Api:
@@ -62,8 +62,8 @@ URL_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 def assert_timestamp(value):
     """RFC 3339 in UTC with milliseconds and Z, and it is now (not local time, not 1970)."""
     assert isinstance(value, str) and TIMESTAMP.match(value), value
-    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
-    assert abs(datetime.now(timezone.utc) - moment) < timedelta(minutes=5), value
+    moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert abs(datetime.now(UTC) - moment) < timedelta(minutes=5), value
 
 
 def assert_id(value):

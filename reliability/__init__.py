@@ -1,0 +1,1 @@
+"""The reliability run (reliability/run, `python -m reliability.soak`)."""
