@@ -68,6 +68,9 @@ MODELS = [("sync ×2", "sync", 2, 1, 1), ("sync ×4", "sync", 4, 1, 1),
           ("gthread 2×4, pool 4", "gthread", 2, 4, 4), ("gthread 2×4, pool 2", "gthread", 2, 4, 2),
           ("gevent ×2, pool 4", "gevent", 2, 1, 4)]
 MODEL_SCENARIOS = ["D2-10k", "D3-1k", "D3-100k"]
+# The reads measured with the service's compiled-SQL cache (service/compiled.py) and without it
+# (SQL_CACHE=false): what the cache buys.
+SQL_CACHE_SCENARIOS = ["D2-10k", "D2-1M-tag", "D3-1k"]
 
 
 def log(message):
@@ -481,6 +484,25 @@ def write_report(out, ctx):
            if len(close) > 1 else ""),
         "",
     ]
+    cache = ctx["sql_cache"]
+    if cache:
+        lines += [
+            "## Compiled reads (`SQL_CACHE`)",
+            "",
+            "The service with its compiled-SQL cache (`service/compiled.py`, the default) beside the same "
+            "service with `SQL_CACHE=false` (peewee writes each read's SQL anew; everything else the same), "
+            "measured like service and floor above:",
+            "",
+            "| scenario | cached req/s | uncached req/s | cached/uncached | per round | p50 cached / uncached (ms) |",
+            "|---|---:|---:|---:|---|---:|",
+        ]
+        for name, r in cache.items():
+            lines.append(f"| {name} | {r['service']['rps']:,.0f} | {r['floor']['rps']:,.0f} | "
+                         f"{r['service']['rps'] / r['floor']['rps']:.2f} | "
+                         f"{', '.join(f'{x:.2f}' for x in r['round_ratios'])} | "
+                         f"{ms(r['service']['p50_ms'])} / {ms(r['floor']['p50_ms'])} |")
+        gain = math.prod(r["service"]["rps"] / r["floor"]["rps"] for r in cache.values()) ** (1 / len(cache))
+        lines += ["", f"Geometric mean of cached/uncached: **{gain:.2f}**.", ""]
     out.write_text("\n".join(lines))
 
 
@@ -498,7 +520,8 @@ def main():
     parser.add_argument("--model-seconds", type=int, default=3, help="one wrk run of a worker model (two each)")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--model", help="use this worker model (label from MODELS) instead of measuring")
-    parser.add_argument("--only", help="comma-separated scenario names (results.md not written)")
+    parser.add_argument("--only", help="comma-separated scenario names, or sql-cache for the cached/uncached "
+                                       "comparison (results.md not written)")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
     seconds = 1 if args.quick else args.seconds
@@ -580,6 +603,15 @@ def main():
             log(f"{name}: service {r['service']['rps']:.0f} req/s, floor {r['floor']['rps']:.0f} req/s, "
                 f"ratio {r['service']['rps'] / r['floor']['rps']:.2f}; p50 {r['service']['p50_ms']:.2f} / "
                 f"{r['floor']['p50_ms']:.2f} ms")
+        sql_cache = {}
+        if not only or "sql-cache" in only:
+            with gunicorn_server("service", chosen, {**env, "SQL_CACHE": "false"}, log_dir, "uncached") as uncached:
+                for name in SQL_CACHE_SCENARIOS:
+                    r = measure(service, uncached, scenarios[name], token, seconds, rounds, args.connections,
+                                f"cache-{name}-{secrets.token_hex(2)}")
+                    sql_cache[name] = r
+                    log(f"{name}: cached {r['service']['rps']:.0f} req/s, uncached {r['floor']['rps']:.0f} req/s, "
+                        f"ratio {r['service']['rps'] / r['floor']['rps']:.2f}")
     log(f"done in {time.monotonic() - started:.0f} s")
     if args.quick or only or args.model:
         log("results.md not written (--quick, --only or --model)")
@@ -589,7 +621,8 @@ def main():
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": host, "pg": pg,
         "wrk": wrk_version, "packages": packages, "sizes": sizes, "members": members,
         "seed_seconds": seed_seconds, "connections": args.connections, "seconds": seconds, "rounds": rounds,
-        "model_seconds": model_seconds, "results": results, "models": models, "chosen": chosen, "plans": plans})
+        "model_seconds": model_seconds, "results": results, "models": models, "chosen": chosen, "plans": plans,
+        "sql_cache": sql_cache})
     log(f"wrote {BENCH / 'results.md'}")
 
 
