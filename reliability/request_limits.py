@@ -283,13 +283,15 @@ def section(lines, args, all_serving):
 
 
 def write_section(path, lines):
-    """Replaces the section (or appends it), leaving the rest of the file as it is."""
+    """Replaces the section whose title is lines[0] (or appends it), leaving the rest of the file
+    as it is."""
+    title = lines[0]
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    start = text.find(TITLE + "\n")
+    start = text.find(title + "\n")
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + "\n".join(lines) + "\n"
     else:
-        end = text.find("\n## ", start + len(TITLE))
+        end = text.find("\n## ", start + len(title))
         rest = text[end + 1:] if end >= 0 else ""
         text = text[:start] + "\n".join(lines) + "\n" + ("\n" + rest if rest else "")
     path.write_text(text, encoding="utf-8")

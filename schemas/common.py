@@ -15,20 +15,19 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
 
 def _category_class(category):
     """Every character of a Unicode category, as the inside of a regex character class that
-    Python and ECMA-262 read alike: ranges of the Basic Multilingual Plane as \\uXXXX
-    escapes, characters beyond it one by one as themselves (ECMA-262 has no \\U escape)."""
+    Python and ECMA-262 (with its u flag, as JSON Schema reads patterns) read alike: ranges of
+    the Basic Multilingual Plane as \\uXXXX escapes, ranges beyond it as the characters
+    themselves (ECMA-262 has no \\U escape)."""
     codes = [c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == category]
     parts, start = [], 0
     for i, code in enumerate(codes):
-        if i + 1 < len(codes) and codes[i + 1] == code + 1 and code < 0xFFFF:
+        if i + 1 < len(codes) and codes[i + 1] == code + 1 and code != 0xFFFF:
             continue
         low, high = codes[start], code
         if high <= 0xFFFF:
             parts.append(f"\\u{low:04x}" + (f"-\\u{high:04x}" if high > low else ""))
         else:
-            parts.extend(chr(c) for c in range(max(low, 0x10000), high + 1))
-            if low < 0x10000:
-                parts.append(f"\\u{low:04x}-\\uffff")
+            parts.append(chr(low) + (f"-{chr(high)}" if high > low else ""))
         start = i + 1
     return "".join(parts)
 

@@ -83,7 +83,7 @@ def test_count_limits_hold_for_the_list_as_sent(api, clips):
 def _chunked(api, path, body):
     """`body` sent as a stream without Content-Length, as a WSGI server hands a chunked one."""
     return api.post(path, input_stream=io.BytesIO(body), content_type="application/json",
-                    environ_overrides={"wsgi.input_terminated": True})
+                    environ_overrides={"wsgi.input_terminated": True, "HTTP_TRANSFER_ENCODING": "chunked"})
 
 
 def test_a_chunked_body_over_the_limit_is_413_and_writes_nothing(api, project):
