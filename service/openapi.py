@@ -56,15 +56,6 @@ _ERROR_SUMMARIES = {
 PATH_EXAMPLES = {"slug": "acme", "projectSlug": "vision", "datasets": "training-v2",
                  "collections": "front-camera-clips"}
 
-# Any JSON value whose keys and strings hold no U+0000: what `metadata` may hold (the limits of
-# 64 KiB and 32 levels, which JSON Schema cannot count, are in the field's description).
-JSON_VALUE_REF = "#/components/schemas/JsonValue"
-_JSON_VALUE = {"anyOf": [
-    {"type": "string", "pattern": NO_NUL_PATTERN},
-    {"type": ["number", "boolean", "null"]},
-    {"type": "array", "items": {"$ref": JSON_VALUE_REF}},
-    {"type": "object", "propertyNames": {"pattern": NO_NUL_PATTERN}, "additionalProperties": {"$ref": JSON_VALUE_REF}},
-]}
 
 def _field_rules(converter, field, ret, **kwargs):
     """An apispec attribute function: what our own field types and validator functions enforce."""
@@ -79,9 +70,13 @@ def _field_rules(converter, field, ret, **kwargs):
     if isinstance(field, QueryBoolean):
         return {"enum": ["true", "false"]}
     if isinstance(field, Metadata):
-        return {"propertyNames": {"pattern": NO_NUL_PATTERN}, "additionalProperties": {"$ref": JSON_VALUE_REF},
-                "description": f"At most {Metadata.MAX_BYTES} bytes once serialized, nesting depth at most "
-                               f"{Metadata.MAX_DEPTH}, no U+0000 in any key or string."}
+        # An object with any properties: what client generators understand. A recursive schema
+        # of every JSON value (with no U+0000 in keys) made openapi-python-client drop every
+        # dataset operation; the rules JSON Schema cannot say simply are in the description.
+        return {"additionalProperties": True,
+                "description": f"Any JSON object: at most {Metadata.MAX_BYTES} bytes once serialized, nesting "
+                               f"depth at most {Metadata.MAX_DEPTH}, no U+0000 and no lone surrogate in any key or "
+                               "string."}
     return {}
 
 
@@ -143,7 +138,6 @@ def build(app):
     converter.map_to_openapi_type(QueryBoolean, "string", None)
     converter.add_attribute_function(_field_rules)
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
-    spec.components.schema("JsonValue", _JSON_VALUE)
     spec.components.schema("Error", schema=Error)
 
     paths = {}
