@@ -117,6 +117,11 @@ def scope():
     return g.scope
 
 
+def subject():
+    """The token's subject: who made the request (createdBy)."""
+    return g.subject
+
+
 def require_all_namespaces():
     if g.scope is not None:
         raise APIError(403, "forbidden", "only a token for every namespace (\"*\") may create a namespace")

@@ -17,13 +17,15 @@ from .db import db, is_postgres, transaction  # noqa: F401 (transaction: for han
 from .models import Collection, Dataset, Member, Namespace, Project, utcnow
 
 
-def _page_query(query, page_size, offset, counted=None, columns=(), joins=()):
+def page_query(query, page_size, offset, counted=None, columns=(), joins=(), order=None):
     """One page of `query` (ordered by creation, then id) and the total of all its rows,
     in one statement: the count is a one-row subquery (`counted`, when a kept count can
     stand for counting), and the page's rows are left-joined to it, so that a page past the
-    end still brings the true total. `columns` and `joins` add to each row (left joins)."""
+    end still brings the true total. `columns` and `joins` add to each row (left joins);
+    `order` replaces (created_at, id) as the order of the rows."""
     model = query.model
-    ids = query.select(model.id).order_by(model.created_at, model.id).limit(page_size).offset(offset)
+    order = order or (model.created_at, model.id)
+    ids = query.select(model.id).order_by(*order).limit(page_size).offset(offset)
     if counted is None:
         counted = query.select(fn.COUNT(SQL("*")).alias("total")).order_by()
     counted = counted.alias("counted")
@@ -32,17 +34,17 @@ def _page_query(query, page_size, offset, counted=None, columns=(), joins=()):
              .join(model, JOIN.LEFT_OUTER, on=model.id.in_(ids)))
     for dest, on in joins:
         outer = outer.join(dest, JOIN.LEFT_OUTER, on=on)
-    return outer.order_by(model.created_at, model.id)
+    return outer.order_by(*order)
 
 
-def _paginate(build, page, page_size, *args, **shape):
-    """The page that `build(*args, page_size, offset, **shape)` (a `_page_query`) selects:
+def paginate(build, page, page_size, *args, **shape):
+    """The page that `build(*args, page_size, offset, **shape)` (a `page_query`) selects:
     (its rows, the statement's first row), where first_row.total is the total."""
     found = rows(build, *args, page_size, (page - 1) * page_size, **shape)
     return [row for row in found if row.id is not None], found[0]
 
 
-def _live(model):
+def live(model):
     return model.deleted_at.is_null()
 
 
@@ -65,17 +67,17 @@ def _scope_args(scope):
 
 def _namespaces_page(*args, scoped):
     *scope, page_size, offset = args
-    return _page_query(_in_scope(Namespace.select().where(_live(Namespace)), scope, scoped), page_size, offset)
+    return page_query(_in_scope(Namespace.select().where(live(Namespace)), scope, scoped), page_size, offset)
 
 
 def list_namespaces(scope, page, page_size):
     """N2 query 1: a page of the namespaces in the token's scope, and their total."""
-    found, first_row = _paginate(_namespaces_page, page, page_size, *_scope_args(scope), scoped=scope is not None)
+    found, first_row = paginate(_namespaces_page, page, page_size, *_scope_args(scope), scoped=scope is not None)
     return found, first_row.total
 
 
 def _namespace(slug, *scope, scoped):
-    return _in_scope(Namespace.select().where(Namespace.slug == slug, _live(Namespace)), scope, scoped).limit(1)
+    return _in_scope(Namespace.select().where(Namespace.slug == slug, live(Namespace)), scope, scoped).limit(1)
 
 
 def find_namespace(slug, scope):
@@ -92,17 +94,17 @@ def create_project(namespace, slug, name, description):
 
 
 def _projects_page(namespace_id, page_size, offset):
-    return _page_query(Project.select().where(Project.namespace == namespace_id, _live(Project)), page_size, offset)
+    return page_query(Project.select().where(Project.namespace == namespace_id, live(Project)), page_size, offset)
 
 
 def list_projects(namespace, page, page_size):
     """P2 query 2: a page of the namespace's projects, and their total."""
-    found, first_row = _paginate(_projects_page, page, page_size, namespace.id)
+    found, first_row = paginate(_projects_page, page, page_size, namespace.id)
     return found, first_row.total
 
 
 def _project(namespace_id, slug):
-    return Project.select().where(Project.namespace == namespace_id, Project.slug == slug, _live(Project)).limit(1)
+    return Project.select().where(Project.namespace == namespace_id, Project.slug == slug, live(Project)).limit(1)
 
 
 def find_project(namespace, slug):
@@ -128,11 +130,11 @@ def _has_tags(tags):
 
 def _datasets_page(namespace_id, project_id, *args, tagged):
     *tags, page_size, offset = args
-    query = Dataset.select().where(Dataset.namespace == namespace_id, Dataset.project == project_id, _live(Dataset))
+    query = Dataset.select().where(Dataset.namespace == namespace_id, Dataset.project == project_id, live(Dataset))
     if tagged:
-        return _page_query(query.where(_has_tags(*tags)), page_size, offset)
+        return page_query(query.where(_has_tags(*tags)), page_size, offset)
     # the count the database keeps (see migrations): no counting of a large project
-    return _page_query(query, page_size, offset,
+    return page_query(query, page_size, offset,
                        counted=Project.select(Project.dataset_count.alias("total")).where(Project.id == project_id))
 
 
@@ -140,7 +142,7 @@ def list_datasets(project, page, page_size, tags=()):
     """D2 query 3: a page of the project's datasets (carrying every tag of `tags`), and
     their total."""
     tag_args = (json.dumps(list(tags)),) if tags else ()
-    found, first_row = _paginate(_datasets_page, page, page_size, project.namespace_id, project.id, *tag_args,
+    found, first_row = paginate(_datasets_page, page, page_size, project.namespace_id, project.id, *tag_args,
                                  tagged=bool(tags))
     return found, first_row.total
 
@@ -148,7 +150,7 @@ def list_datasets(project, page, page_size, tags=()):
 def _dataset(namespace_id, project_id, name, *, lock):
     query = (Dataset.select()
              .where(Dataset.namespace == namespace_id, Dataset.project == project_id, Dataset.name == name,
-                    _live(Dataset))
+                    live(Dataset))
              .limit(1))
     return query.for_update("FOR SHARE") if lock else query
 
@@ -162,7 +164,8 @@ def find_dataset(project, name, lock=False):
 
 def _dataset_collections(namespace_id, dataset_id):
     ordered = (Member.select(Member.node_id)
-               .where(Member.namespace == Collection.namespace, Member.collection == Collection.id)
+               .where(Member.namespace == Collection.namespace, Member.collection == Collection.id,
+                      Member.removed_seq.is_null())
                .order_by(Member.position))
     if is_postgres():
         members = NodeList((SQL("ARRAY"), ordered))
@@ -170,7 +173,7 @@ def _dataset_collections(namespace_id, dataset_id):
         ordered = ordered.alias("ordered")
         members = Select([ordered], [fn.json_group_array(ordered.c.node_id)])
     return (Collection.select(Collection.id, Collection.name, members.alias("members"))
-            .where(Collection.namespace == namespace_id, Collection.dataset == dataset_id, _live(Collection))
+            .where(Collection.namespace == namespace_id, Collection.dataset == dataset_id, live(Collection))
             .order_by(Collection.created_at, Collection.id))
 
 
@@ -188,7 +191,7 @@ def update_dataset(dataset, changes):
     """D4 query 4: apply `changes` to the live dataset; returns it as stored, or None when it
     was deleted meanwhile. A live name taken raises IntegrityError."""
     updated = list(Dataset.update(**changes, updated_at=utcnow())
-                   .where(Dataset.id == dataset.id, _live(Dataset))
+                   .where(Dataset.id == dataset.id, live(Dataset))
                    .returning(Dataset)
                    .execute())
     return updated[0] if updated else None
@@ -198,7 +201,7 @@ def soft_delete_dataset(project, name):
     """D5 query 3: mark the live dataset `name` deleted; returns its id, or None."""
     deleted = list(Dataset.update(deleted_at=utcnow())
                    .where(Dataset.namespace == project.namespace_id, Dataset.project == project.id,
-                          Dataset.name == name, _live(Dataset))
+                          Dataset.name == name, live(Dataset))
                    .returning(Dataset.id)
                    .execute())
     return deleted[0].id if deleted else None
@@ -214,27 +217,27 @@ def detach_collections(project, dataset_id):
 # -- collections --------------------------------------------------------------------------
 
 def create_collection(project, name, dataset, member_count):
-    """C1 query 4: insert the collection (its members follow, in add_members)."""
+    """C1 query 4: insert the collection (its members follow, in add_members, as its change 1)."""
     return Collection.create(namespace=project.namespace_id, project=project.id, name=name,
                              dataset=dataset.id if dataset else None,
-                             member_count=member_count, member_seq=member_count)
+                             member_count=member_count, member_seq=member_count, change_seq=1 if member_count else 0)
 
 
 def _collections_page(namespace_id, project_id, *args, standalone):
     *dataset_name, page_size, offset = args
     query = Collection.select().where(Collection.namespace == namespace_id, Collection.project == project_id,
-                                      _live(Collection))
+                                      live(Collection))
     columns = []
     if standalone:
         query = query.where(Collection.dataset.is_null())
     elif dataset_name:
         dataset_id = (Dataset.select(Dataset.id)
                       .where(Dataset.namespace == namespace_id, Dataset.project == project_id,
-                             Dataset.name == dataset_name[0], _live(Dataset)))
+                             Dataset.name == dataset_name[0], live(Dataset)))
         query = query.where(Collection.dataset == dataset_id)
         columns = [dataset_id.alias("found_dataset_id")]
     owner = Dataset.alias("owner")
-    return _page_query(query, page_size, offset, columns=[owner.name.alias("dataset_name"), *columns],
+    return page_query(query, page_size, offset, columns=[owner.name.alias("dataset_name"), *columns],
                        joins=[(owner, Collection.dataset == owner.id)])
 
 
@@ -243,7 +246,7 @@ def list_collections(project, page, page_size, dataset_name=None, standalone=Fal
     `dataset_name`, or only standalone ones), each with its dataset's name, and their total.
     The dataset is looked up inside the same statement. Returns (rows, total, dataset_found)."""
     named = [] if standalone or dataset_name is None else [dataset_name]
-    found, first_row = _paginate(_collections_page, page, page_size, project.namespace_id, project.id, *named,
+    found, first_row = paginate(_collections_page, page, page_size, project.namespace_id, project.id, *named,
                                  standalone=standalone)
     return found, first_row.total, not named or first_row.found_dataset_id is not None
 
@@ -252,7 +255,7 @@ def _collection(namespace_id, project_id, name, *, lock):
     query = (Collection.select(Collection, Dataset.name.alias("dataset_name"))
              .join(Dataset, JOIN.LEFT_OUTER, on=(Collection.dataset == Dataset.id))
              .where(Collection.namespace == namespace_id, Collection.project == project_id,
-                    Collection.name == name, _live(Collection))
+                    Collection.name == name, live(Collection))
              .limit(1))
     return query.for_update(of=Collection) if lock else query
 
@@ -266,7 +269,7 @@ def find_collection(project, name, lock=False):
 
 def _members(namespace_id, collection_id):
     return (Member.select(Member.node_id)
-            .where(Member.namespace == namespace_id, Member.collection == collection_id)
+            .where(Member.namespace == namespace_id, Member.collection == collection_id, Member.removed_seq.is_null())
             .order_by(Member.position))
 
 
@@ -275,31 +278,30 @@ def find_members(collection):
     return [row.node_id for row in rows(_members, collection.namespace_id, collection.id)]
 
 
-def add_members(collection, node_ids, first_position):
+def add_members(collection, node_ids, first_position, change):
     """C1 query 5, C5 query 4: add `node_ids` (distinct) in one bulk statement, numbering them
-    from `first_position` in order; members already present keep their place. The IDs travel
-    as one array parameter, so 10,000 of them are still one statement. Returns how many
-    were added."""
+    from `first_position` in order, as the collection's change `change`; current members keep
+    their place. The IDs travel as one array parameter, so 10,000 of them are still one
+    statement. Returns how many were added."""
     table = Member._meta.table_name
     if is_postgres():
-        sql = (f'INSERT INTO "{table}" (namespace_id, collection_id, node_id, position) '
-               "SELECT %s, %s, t.node_id, %s + t.ord - 1 FROM unnest(%s::text[]) WITH ORDINALITY AS t(node_id, ord) "
-               "ON CONFLICT DO NOTHING")
-        params = (collection.namespace_id, collection.id, first_position, list(node_ids))
+        sql = (f'INSERT INTO "{table}" (namespace_id, collection_id, node_id, position, added_seq) '
+               "SELECT %s, %s, t.node_id, %s + t.ord - 1, %s "
+               "FROM unnest(%s::text[]) WITH ORDINALITY AS t(node_id, ord) ON CONFLICT DO NOTHING")
+        params = (collection.namespace_id, collection.id, first_position, change, list(node_ids))
     else:
-        sql = (f'INSERT INTO "{table}" (namespace_id, collection_id, node_id, position) '
-               "SELECT ?, ?, value, ? + key FROM json_each(?) WHERE true "
-               "ON CONFLICT DO NOTHING")
-        params = (collection.namespace_id, collection.id, first_position, json.dumps(list(node_ids)))
+        sql = (f'INSERT INTO "{table}" (namespace_id, collection_id, node_id, position, added_seq) '
+               "SELECT ?, ?, value, ? + key, ? FROM json_each(?) WHERE true ON CONFLICT DO NOTHING")
+        params = (collection.namespace_id, collection.id, first_position, change, json.dumps(list(node_ids)))
     return db.execute_sql(sql, params).rowcount
 
 
-def remove_members(collection, node_ids):
-    """C5 query 5: remove `node_ids` from the collection; absent ones are ignored. Returns how
-    many were removed."""
-    return (Member.delete()
+def remove_members(collection, node_ids, change):
+    """C5 query 5: remove `node_ids` from the collection as its change `change` (the rows stay,
+    for the versions that hold them); absent ones are ignored. Returns how many were removed."""
+    return (Member.update(removed_seq=change)
             .where(Member.namespace == collection.namespace_id, Member.collection == collection.id,
-                   in_array(Member.node_id, array(node_ids)))
+                   in_array(Member.node_id, array(node_ids)), Member.removed_seq.is_null())
             .execute())
 
 
@@ -311,10 +313,11 @@ def _update_collection(collection, **changes):
 
 
 def record_member_change(collection, added, removed, positions_used):
-    """C5 query 6: the collection's member count and next free position after a change;
-    returns the collection as stored."""
+    """C5 query 6: the collection's member count, next free position and count of changes
+    after a change; returns the collection as stored."""
     return _update_collection(collection, member_count=Collection.member_count + added - removed,
-                              member_seq=Collection.member_seq + positions_used)
+                              member_seq=Collection.member_seq + positions_used,
+                              change_seq=Collection.change_seq + 1)
 
 
 def update_collection(collection, changes):
@@ -328,5 +331,5 @@ def soft_delete_collection(project, name):
     whether there was one."""
     return (Collection.update(deleted_at=utcnow())
             .where(Collection.namespace == project.namespace_id, Collection.project == project.id,
-                   Collection.name == name, _live(Collection))
+                   Collection.name == name, live(Collection))
             .execute()) > 0

@@ -18,12 +18,12 @@ from playhouse.migrate import migrate as run_migrations
 from schemas.common import is_valid_name, nfc
 
 from .db import db, is_postgres, transaction, uncounted
-from .models import MODELS, Collection, Dataset, Project, SchemaVersion
+from .models import MODELS, Collection, Dataset, Member, Project, SchemaVersion, Version, VersionCollection
 
 log = logging.getLogger(__name__)
 
 # Bumped by every schema change; STEPS below hold the steps.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _SCHEMA_LOCK_KEY = 0x7265_6769_7374  # "regist": one advisory lock for schema work
 
 # Project.dataset_count follows the live datasets of the project: +1 when one is created,
@@ -129,7 +129,26 @@ def _v3_names_in_nfc():
             log.info("schema version 3: %d %s names brought to NFC", len(renames), model._meta.table_name)
 
 
-STEPS = {2: _v2_project_dataset_count, 3: _v3_names_in_nfc}
+def _v4_membership_history():
+    """Membership keeps its history, and datasets have versions (service/versions.py): member
+    rows gain the changes that added and removed them (every member there is: added at change
+    0, not removed), collections their count of changes, datasets their count of versions;
+    the version tables are new. The member table is rebuilt (its primary key goes: a node may
+    now have several rows), every row kept with its position."""
+    migrator = PostgresqlMigrator(db) if is_postgres() else SqliteMigrator(db)
+    run_migrations(migrator.add_column("dataset", "version_count", Dataset.version_count),
+                   migrator.add_column("collection", "change_seq", Collection.change_seq))
+    if not is_postgres():  # SQLite rebuilt the dataset table for its new column, without its triggers
+        _count_triggers()
+    db.execute_sql("CREATE TABLE member_v3 AS SELECT * FROM member")
+    db.execute_sql("DROP TABLE member")
+    db.create_tables([Member, Version, VersionCollection])
+    db.execute_sql("INSERT INTO member (namespace_id, collection_id, node_id, position, added_seq, removed_seq) "
+                   "SELECT namespace_id, collection_id, node_id, position, 0, NULL FROM member_v3")
+    db.execute_sql("DROP TABLE member_v3")
+
+
+STEPS = {2: _v2_project_dataset_count, 3: _v3_names_in_nfc, 4: _v4_membership_history}
 
 
 def upgrade(current):

@@ -1,7 +1,16 @@
 """Tables. Every row below namespace carries `namespace_id`, so that every query stays
-namespace-scoped (and the schema can be distributed by namespace). Nothing is ever
-hard-deleted except a member that a client removes: rows are soft-deleted with
-`deleted_at`, and the names of live rows are unique through partial unique indexes."""
+namespace-scoped (and the schema can be distributed by namespace). Nothing is hard-deleted:
+rows are soft-deleted with `deleted_at`, and the names of live rows are unique through
+partial unique indexes.
+
+Membership keeps its history, so that a version of a dataset costs a row per collection,
+not per member (service/versions.py): each collection numbers its member changes
+(`change_seq`, one per request that adds or removes members), and a member row records the
+change that added it and the one that removed it (`removed_seq`, null while it is a member).
+The members of a collection at change s are the rows with added_seq <= s and removed_seq
+null or > s; its current members, the rows with removed_seq null. Removing a node and adding
+it again makes a new row. `flask --app wsgi compact-history` deletes the removed rows that
+no version needs."""
 import json
 import secrets
 from datetime import UTC, datetime
@@ -76,6 +85,8 @@ class Dataset(BaseModel):
     tags = JSONField(default=list)
     # Kept as the exact JSON text the client sent (key order and all), not re-encoded.
     metadata = TextField(null=True)
+    # Versions numbered so far (schema version 4): the next one is version_count + 1.
+    version_count = IntegerField(default=0)
 
 
 class Collection(BaseModel):
@@ -86,6 +97,8 @@ class Collection(BaseModel):
     # Positions handed out so far: the next member added gets member_seq + 1.
     member_seq = BigIntegerField(default=0)
     name = TextField()
+    # Member changes so far (schema version 4): the next change is change_seq + 1.
+    change_seq = BigIntegerField(default=0)
 
 
 class Member(Model):
@@ -93,11 +106,56 @@ class Member(Model):
     collection = ForeignKeyField(Collection, index=False)
     node_id = TextField()
     position = BigIntegerField()
+    added_seq = BigIntegerField()  # the collection's change that added it
+    removed_seq = BigIntegerField(null=True)  # the change that removed it; null while a member
 
     class Meta:
         database = db
         legacy_table_names = False
-        primary_key = CompositeKey("collection", "node_id")
+        primary_key = False  # a node may come and go: the current one is unique (below)
+
+
+class Version(Model):
+    """A dataset as it was when frozen: its fields, and (in VersionCollection) its collections
+    with the change of each that their members are read at."""
+    id = TextField(primary_key=True, default=new_id)
+    namespace = ForeignKeyField(Namespace, index=False)
+    dataset = ForeignKeyField(Dataset, index=False)
+    number = IntegerField()
+    note = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    created_by = TextField()
+    collection_count = IntegerField()
+    member_count = BigIntegerField()
+    # The dataset's fields when frozen.
+    name = TextField()
+    description = TextField(null=True)
+    tags = JSONField()
+    metadata = TextField(null=True)
+    project_id = TextField()
+    dataset_created_at = DateTimeField()
+    dataset_updated_at = DateTimeField()
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class VersionCollection(Model):
+    """A collection of a version: its name then, and the change its members are read at."""
+    namespace = ForeignKeyField(Namespace, index=False)
+    # Written before its version row (which counts them): checked when the transaction commits.
+    version = ForeignKeyField(Version, index=False, deferrable="INITIALLY DEFERRED")
+    collection_id = TextField()
+    name = TextField()
+    created_at = DateTimeField()  # the collection's: collections are listed by creation
+    change_seq = BigIntegerField()
+    member_count = BigIntegerField()
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+        primary_key = CompositeKey("version", "collection_id")
 
 
 class SchemaVersion(Model):
@@ -126,7 +184,17 @@ Collection.add_index(Collection.namespace, Collection.project, Collection.create
                      where=_live(Collection))
 Collection.add_index(Collection.namespace, Collection.dataset, Collection.created_at, Collection.id,
                      where=_live(Collection))
-# Members in the order of first addition.
-Member.add_index(Member.collection, Member.position)
+# Current members: in the order of first addition, and each node at most once.
+Member.add_index(Member.collection, Member.position, where=Member.removed_seq.is_null(),
+                 name="member_current_position")
+Member.add_index(Member.collection, Member.node_id, unique=True, where=Member.removed_seq.is_null(),
+                 name="member_current_node")
+# Members at a change, in order (positions and changes both only grow, so (added_seq, position)
+# is the order of addition), and what a range of changes added; what it removed.
+Member.add_index(Member.collection, Member.added_seq, Member.position)
+Member.add_index(Member.collection, Member.removed_seq, where=Member.removed_seq.is_null(False))
+Version.add_index(Version.dataset, Version.number, unique=True)
+# Which versions hold a collection (compacting its history).
+VersionCollection.add_index(VersionCollection.collection_id, VersionCollection.change_seq)
 
-MODELS = [Namespace, Project, Dataset, Collection, Member, SchemaVersion]
+MODELS = [Namespace, Project, Dataset, Collection, Member, Version, VersionCollection, SchemaVersion]

@@ -12,6 +12,7 @@ from importlib.metadata import version
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app
+from werkzeug.routing import IntegerConverter
 
 from schemas.common import (
     NAME_REGEX,
@@ -53,8 +54,11 @@ _ERROR_SUMMARIES = {
 
 
 # The example of each path parameter (a dataset's or a collection's name, by resource).
-PATH_EXAMPLES = {"slug": "acme", "projectSlug": "vision", "datasets": "training-v2",
-                 "collections": "front-camera-clips"}
+PATH_EXAMPLES = {"slug": "acme", "projectSlug": "vision", "datasets": "training-v2", "versions": "training-v2",
+                 "collections": "front-camera-clips", "number": 3, "fromNumber": "2", "toNumber": "current"}
+# Path parameters that a handler reads itself (a 400 when malformed), as the document gives them.
+PATH_SCHEMAS = {"fromNumber": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"},
+                "toNumber": {"type": "string", "pattern": "^(?:[1-9][0-9]{0,8}|current)$"}}
 
 
 def _field_rules(converter, field, ret, **kwargs):
@@ -96,6 +100,10 @@ def _path_parameters(rule, converter):
             schema = {"type": "string", "pattern": f"^{SlugConverter.regex}$"}
         elif isinstance(url_converter, NameConverter):
             schema = converter.field2property(Name())
+        elif isinstance(url_converter, IntegerConverter):
+            schema = {"type": "integer", "minimum": url_converter.min}
+        elif _camel(argument) in PATH_SCHEMAS:
+            schema = PATH_SCHEMAS[_camel(argument)]
         else:  # a route with a converter this document does not know
             raise TypeError(f"{rule.rule}: no parameter schema for {type(url_converter).__name__}")
         name = _camel(argument)

@@ -17,6 +17,7 @@ import schemas.common
 import schemas.datasets
 import schemas.namespaces
 import schemas.projects
+import schemas.versions
 from schemas.common import NAME_REGEX, check_no_control, is_valid_name
 from service.openapi import NO_CONTROL_PATTERN
 from tests.support.api import queries
@@ -24,6 +25,7 @@ from tests.support.api import queries
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 PROJECT = "/namespaces/{slug}/projects/{projectSlug}"
 BODY = {400, 413, 415}
+VERSIONS = f"{PROJECT}/datasets/{{name}}/versions"
 
 # Contract §5: every operation, its success status, and its error statuses (401 wherever a token
 # is needed, 400/413/415 wherever a body is read, 503 wherever the database is).
@@ -45,6 +47,10 @@ CONTRACT = {
     "C4": ("patch", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 409, 503} | BODY),
     "C5": ("post", f"{PROJECT}/collections/{{name}}/members", 200, {401, 404, 503} | BODY),
     "C6": ("delete", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 503}),
+    "V1": ("post", f"{VERSIONS}", 201, {401, 404, 503} | BODY),
+    "V2": ("get", f"{VERSIONS}", 200, {400, 401, 404, 503}),
+    "V3": ("get", f"{VERSIONS}/{{number}}", 200, {401, 404, 503}),
+    "V4": ("get", f"{VERSIONS}/{{fromNumber}}/diff/{{toNumber}}", 200, {400, 401, 404, 503}),
     "H1": ("get", "/healthz", 200, set()),
     "H2": ("get", "/readyz", 200, {503}),
     "O1": ("get", "/openapi.json", 200, set()),
@@ -68,7 +74,8 @@ def _operations(document):
 def _marshmallow_schemas():
     """{class name: schema class} of every marshmallow schema the service defines."""
     found = {}
-    for module in (schemas.common, schemas.namespaces, schemas.projects, schemas.datasets, schemas.collections):
+    for module in (schemas.common, schemas.namespaces, schemas.projects, schemas.datasets, schemas.collections,
+                   schemas.versions):
         for value in vars(module).values():
             if isinstance(value, Schema):
                 value = type(value)
@@ -154,8 +161,8 @@ def test_component_schemas_are_the_marshmallow_schemas(document):
 
 
 def _example_url(path, op):
-    return re.sub(r"\{(\w+)\}", lambda m: next(p["example"] for p in op["parameters"] if p["name"] == m.group(1)),
-                  path)
+    return re.sub(r"\{(\w+)\}",
+                  lambda m: str(next(p["example"] for p in op["parameters"] if p["name"] == m.group(1))), path)
 
 
 def test_bodies_and_query_arguments_are_those_the_handlers_load(api, document):
@@ -183,7 +190,7 @@ def test_bodies_and_query_arguments_are_those_the_handlers_load(api, document):
                 assert response.status_code == 400, (contract_id, name)
                 assert set(response.get_json()["error"]["fields"]) == {name}, (contract_id, name)
             checked += 1
-    assert checked == 11  # 7 bodies (N1, P1, D1, D4, C1, C4, C5), 4 lists (N2, P2, D2, C2)
+    assert checked == 13  # 8 bodies (N1, P1, D1, D4, C1, C4, C5, V1), 5 lists (N2, P2, D2, C2, V2)
 
 
 def _reference_examples():

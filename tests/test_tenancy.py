@@ -22,8 +22,9 @@ BODIES = {
     "api.collections.create_collection": {"name": "fresh", "dataset": "shared", "members": ["n9"]},
     "api.collections.update_collection": {"dataset": None},
     "api.collections.change_members": {"add": ["n9"], "remove": ["n1"]},
+    "api.versions.create_version": {"note": "frozen"},
 }
-URL_VALUES = {"project_slug": "vision", "name": "shared"}
+URL_VALUES = {"project_slug": "vision", "name": "shared", "number": 1, "from_number": "1", "to_number": "current"}
 # Reads first, then writes, deletes last: the order in which they all succeed once.
 METHOD_ORDER = ["GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"]
 
@@ -48,14 +49,17 @@ def namespaced_requests(app):
 
 def populate(api, slug):
     """Namespace `slug`, its project `vision`, dataset `shared` holding collection `shared`
-    (members n1, n2), and a standalone collection `solo`: the same names in every namespace."""
+    (members n1, n2; frozen as version 1, then n4 added), and a standalone collection `solo`:
+    the same names in every namespace."""
     project = f"/namespaces/{slug}/projects/vision"
     for path, body in ((("/namespaces", {"slug": slug})), (f"/namespaces/{slug}/projects", {"slug": "vision"}),
                        (f"{project}/datasets", {"name": "shared", "tags": ["t"]}),
                        (f"{project}/collections", {"name": "shared", "dataset": "shared", "members": ["n1", "n2"]}),
-                       (f"{project}/collections", {"name": "solo", "members": ["n3"]})):
+                       (f"{project}/collections", {"name": "solo", "members": ["n3"]}),
+                       (f"{project}/datasets/shared/versions", {}),
+                       (f"{project}/collections/shared/members", {"add": ["n4"]})):
         response = api.post(path, json=body)
-        assert response.status_code == 201, response.get_json()
+        assert response.status_code in (200, 201), response.get_json()
 
 
 def send(api, method, path, body):
@@ -137,6 +141,10 @@ ENDPOINTS = [
     ("PATCH", f"{OTHER_PROJECT}/collections/clips", {"name": "renamed", "dataset": None}),
     ("POST", f"{OTHER_PROJECT}/collections/clips/members", {"add": ["x"], "remove": ["n1"]}),
     ("DELETE", f"{OTHER_PROJECT}/collections/clips", None),
+    ("POST", f"{OTHER_PROJECT}/datasets/train/versions", {"note": "mine"}),
+    ("GET", f"{OTHER_PROJECT}/datasets/train/versions", None),
+    ("GET", f"{OTHER_PROJECT}/datasets/train/versions/1", None),
+    ("GET", f"{OTHER_PROJECT}/datasets/train/versions/1/diff/current", None),
 ]
 
 
@@ -155,6 +163,7 @@ def populate_other(admin):
     ok(admin.post(f"{OTHER}/projects", json={"slug": "lab"}), 201)
     ok(admin.post(f"{OTHER_PROJECT}/datasets", json={"name": "train", "tags": ["cars"]}), 201)
     ok(admin.post(f"{OTHER_PROJECT}/collections", json={"name": "clips", "dataset": "train", "members": ["n1"]}), 201)
+    ok(admin.post(f"{OTHER_PROJECT}/datasets/train/versions", json={}), 201)
 
 
 def other_state(admin):

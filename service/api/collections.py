@@ -39,7 +39,7 @@ def create_collection(slug, project_slug):
             dataset = dataset_or_404(project, body["dataset"], lock=True) if body.get("dataset") else None  # 3
             collection = data.create_collection(project, body["name"], dataset, len(members))  # 4
             if members:
-                data.add_members(collection, members, 1)  # 5
+                data.add_members(collection, members, 1, 1)  # 5
     except IntegrityError:
         raise conflict(f"collection '{body['name']}'") from None
     return dump_collection(collection, dataset.name if dataset else None), 201
@@ -100,8 +100,9 @@ def change_members(slug, project_slug, name):
     with data.transaction():
         collection = collection_or_404(project, name, lock=True)  # 3
         dataset_name = collection.dataset_name
-        added = data.add_members(collection, change["add"], collection.member_seq + 1) if change["add"] else 0  # 4
-        removed = data.remove_members(collection, change["remove"]) if change["remove"] else 0  # 5
+        seq = collection.change_seq + 1
+        added = data.add_members(collection, change["add"], collection.member_seq + 1, seq) if change["add"] else 0  # 4
+        removed = data.remove_members(collection, change["remove"], seq) if change["remove"] else 0  # 5
         if added or removed:
             collection = data.record_member_change(collection, added, removed, len(change["add"]))  # 6
     return dump_collection(collection, dataset_name)
