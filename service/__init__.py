@@ -6,7 +6,7 @@ from datetime import timedelta
 import click
 from flask import Flask, g, request
 
-from . import api, auth, compiled, db, errors, logs, migrations
+from . import api, auth, compiled, db, errors, logs, migrations, versions
 from . import config as settings
 from .converters import CONVERTERS, check_path
 
@@ -64,6 +64,14 @@ def _commands(app):
         before, after = migrations.migrate()
         before = app.extensions.get("schema_found", before)  # the app migrated it as it loaded
         click.echo(f"schema at version {after}" + (f" (was {before})" if before != after else ""))
+
+    @app.cli.command("compact-history")
+    def compact_history():
+        """Delete the removed members that no version of any dataset holds (no current read
+        and no version changes)."""
+        with db.db.connection_context(), db.transaction():
+            deleted = versions.compact_history()
+        click.echo(f"{deleted} member rows deleted")
 
     @app.cli.command("mint-token")
     @click.argument("subject")

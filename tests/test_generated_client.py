@@ -103,6 +103,16 @@ def test_the_generated_client_drives_the_main_path(generated, server):
                    body=m.MembersChange(add=["n3"], remove=["n1"]))
     assert changed.member_count == 2
     assert call("collections", "get_collection", **where, name="front").members == ["n2", "n3"]
+
+    version = call("versions", "create_version", **where, name="training-v2", status=201,
+                   body=m.VersionCreate(note="run 42"))
+    assert (version.number, version.created_by, version.member_count) == (1, "generated", 2)
+    assert [v.number for v in call("versions", "list_versions", **where, name="training-v2").versions] == [1]
+    call("collections", "change_members", **where, name="front", body=m.MembersChange(add=["n9"]))
+    frozen = call("versions", "get_version", **where, name="training-v2", number=1)
+    assert [c.members for c in frozen.dataset.collections] == [["n2", "n3"]]
+    diff = call("versions", "diff_versions", **where, name="training-v2", from_number="1", to_number="current")
+    assert (diff.to, [(c.name, c.added) for c in diff.collections.members]) == ("current", [("front", ["n9"])])
     assert call("collections", "delete_collection", **where, name="front").success is True
     assert call("datasets", "delete_dataset", **where, name="training-v2").success is True
 

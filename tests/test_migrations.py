@@ -313,3 +313,22 @@ def test_version_3_stores_names_in_nfc_and_renames_what_would_collide(version_1_
         db.close()
         if hasattr(db.obj, "close_all"):
             db.obj.close_all()
+
+
+def test_a_migrated_database_keeps_its_members_in_order_and_can_be_versioned(version_1_database):
+    migrated(version_1_database)
+    app = create_app({"DATABASE_URL": version_1_database, "JWT_SECRET_KEY": SECRET, "SERVICE_ENV": "test"})
+    try:
+        with app.app_context():
+            api = Api(app.test_client(), mint_token("ops", ["*"], timedelta(minutes=5)))
+        cars = "/namespaces/acme/projects/vision/datasets/cars"
+        assert api.get(cars).get_json()["collections"][0]["members"] == ["node-1", "node-3"]
+        assert api.post(f"{cars}/versions", json={"note": "after the upgrade"}).status_code == 201
+        change = {"add": ["node-9", "node-1b"], "remove": ["node-1"]}
+        assert api.post("/namespaces/acme/projects/vision/collections/train/members", json=change).status_code == 200
+        assert api.get(cars).get_json()["collections"][0]["members"] == ["node-3", "node-9", "node-1b"]
+        assert api.get(f"{cars}/versions/1").get_json()["dataset"]["collections"][0]["members"] == ["node-1", "node-3"]
+    finally:
+        db.close()
+        if hasattr(db.obj, "close_all"):
+            db.obj.close_all()
