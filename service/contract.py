@@ -2,7 +2,7 @@
 
     @bp.post("")
     @operation("D1", "Create a dataset", dataset_schema, status=201, body=dataset_create_schema,
-               errors={404: ..., 409: ...})
+               errors={404: ..., 409: ...}, budget=3)
     def create_dataset(slug, project_slug): ...
 
 `operation` only records what the endpoint is (its contract ID, what it reads and what it
@@ -22,11 +22,15 @@ class Operation:
     body: object = None  # the schema the request body is loaded with
     query: object = None  # the schema the query arguments are loaded with
     errors: dict = field(default_factory=dict)  # the endpoint's own error statuses: {404: "..."}
+    budget: int = 0  # the contract's ceiling of database roundtrips, on every response
+    effective: int = 0  # the same, counting statements sent side by side once
 
 
-def operation(contract_id, summary, response=None, *, status=200, body=None, query=None, errors=None):
+def operation(contract_id, summary, response=None, *, status=200, body=None, query=None, errors=None, budget,
+              effective=None):
     def record(view):
-        view.operation = Operation(contract_id, summary, response, status, body, query, dict(errors or {}))
+        view.operation = Operation(contract_id, summary, response, status, body, query, dict(errors or {}), budget,
+                                   budget if effective is None else effective)
         return view
     return record
 

@@ -168,6 +168,8 @@ def build(app):
                                         "content": {"application/json": {"schema": op.body}}}
         if not rule.endpoint.startswith("api."):
             entry["security"] = []
+        # The contract's roundtrip budget (docs/api.md gives what each response measures).
+        entry["x-roundtrip-budget"] = {"total": op.budget, "effective": op.effective}
         paths.setdefault(_path(rule), {})[method.lower()] = entry
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
@@ -175,7 +177,7 @@ def build(app):
 
 
 @bp.get("/openapi.json")
-@operation("O1", "This OpenAPI document", {"type": "object"})
+@operation("O1", "This OpenAPI document", {"type": "object"}, budget=0)
 def openapi_document():
     """The document, built once per application (no database work)."""
     if "openapi" not in current_app.extensions:

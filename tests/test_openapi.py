@@ -56,6 +56,11 @@ CONTRACT = {
     "O1": ("get", "/openapi.json", 200, set()),
 }
 UNAUTHENTICATED = {"H1", "H2", "O1"}
+# Contract §5 and §8: each endpoint's roundtrip budget, in all and effective.
+BUDGETS = {"N1": (1, 1), "N2": (2, 1), "N3": (1, 1), "P1": (2, 2), "P2": (3, 2), "P3": (2, 2), "D1": (3, 3),
+           "D2": (4, 3), "D3": (4, 4), "D4": (4, 4), "D5": (4, 4), "C1": (5, 5), "C2": (4, 3), "C3": (4, 4),
+           "C4": (5, 5), "C5": (6, 6), "C6": (3, 3), "H1": (0, 0), "H2": (1, 1), "O1": (0, 0), "V1": (5, 5),
+           "V2": (4, 3), "V3": (5, 5), "V4": (6, 6)}
 
 
 @pytest.fixture
@@ -119,6 +124,12 @@ def test_every_route_of_the_app_is_documented(app, document):
     routes = {_route_key(method, rule.rule) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
               for method in rule.methods - {"HEAD", "OPTIONS"}}
     assert routes == {_route_key(method, path) for path, item in document["paths"].items() for method in item}
+
+
+def test_every_operation_states_its_roundtrip_budget(document):
+    stated = {cid: (op["x-roundtrip-budget"]["total"], op["x-roundtrip-budget"]["effective"])
+              for cid, (_, _, op) in _operations(document).items()}
+    assert stated == BUDGETS
 
 
 def test_every_status_of_the_contract_with_its_body(document):

@@ -29,7 +29,7 @@ COLLECTION_404 = {404: "The namespace, project or collection does not exist"}
 @operation("C1", "Create a collection, standalone or in a dataset, with its first members", collection_schema,
            status=201, body=collection_create_schema,
            errors={404: "The namespace, project or named dataset does not exist",
-                   409: "A live collection of the project has this name"})
+                   409: "A live collection of the project has this name"}, budget=5)
 def create_collection(slug, project_slug):
     body = collection_create_schema.load(json_body())
     members = body.get("members", [])
@@ -48,7 +48,7 @@ def create_collection(slug, project_slug):
 @bp.get("")
 @operation("C2", "List the collections of a project: all, those of one `dataset`, or the `standalone=true` "
                  "ones (giving both is a 400)", CollectionPage, query=collection_list_args_schema,
-           errors={404: "The namespace, project or named dataset does not exist"})
+           errors={404: "The namespace, project or named dataset does not exist"}, budget=4, effective=3)
 def list_collections(slug, project_slug):
     args = query_args(collection_list_args_schema)
     project = project_or_404(slug, project_slug)  # 1, 2
@@ -60,7 +60,7 @@ def list_collections(slug, project_slug):
 
 
 @bp.get("/<name:name>")
-@operation("C3", "Get a collection with its members", collection_detail_schema, errors=COLLECTION_404)
+@operation("C3", "Get a collection with its members", collection_detail_schema, errors=COLLECTION_404, budget=4)
 def get_collection(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
     collection = collection_or_404(project, name)  # 3
@@ -71,7 +71,7 @@ def get_collection(slug, project_slug, name):
 @operation("C4", "Rename a collection or move it (`dataset: null`: standalone)", collection_schema,
            body=collection_update_schema,
            errors={404: "The namespace, project, collection or named dataset does not exist",
-                   409: "Another live collection of the project has the new name"})
+                   409: "Another live collection of the project has the new name"}, budget=5)
 def update_collection(slug, project_slug, name):
     body = collection_update_schema.load(json_body())
     project = project_or_404(slug, project_slug)  # 1, 2
@@ -93,7 +93,7 @@ def update_collection(slug, project_slug, name):
 
 @bp.post("/<name:name>/members")
 @operation("C5", "Add and remove members: at most 10,000 node IDs in all, none in both `add` and `remove` "
-                 "(a 400)", collection_schema, body=members_change_schema, errors=COLLECTION_404)
+                 "(a 400)", collection_schema, body=members_change_schema, errors=COLLECTION_404, budget=6)
 def change_members(slug, project_slug, name):
     change = members_change_schema.load(json_body())
     project = project_or_404(slug, project_slug)  # 1, 2
@@ -109,7 +109,7 @@ def change_members(slug, project_slug, name):
 
 
 @bp.delete("/<name:name>")
-@operation("C6", "Soft-delete a collection; its members are kept", Success, errors=COLLECTION_404)
+@operation("C6", "Soft-delete a collection; its members are kept", Success, errors=COLLECTION_404, budget=3)
 def delete_collection(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
     if not data.soft_delete_collection(project, name):  # 3

@@ -27,7 +27,7 @@ DATASET_404 = {404: "The namespace, project or dataset does not exist"}
 
 @bp.post("")
 @operation("D1", "Create a dataset", dataset_schema, status=201, body=dataset_create_schema,
-           errors={**PROJECT_404, 409: "A live dataset of the project has this name"})
+           errors={**PROJECT_404, 409: "A live dataset of the project has this name"}, budget=3)
 def create_dataset(slug, project_slug):
     body = dataset_create_schema.load(json_body())
     project = project_or_404(slug, project_slug)  # 1, 2
@@ -40,7 +40,7 @@ def create_dataset(slug, project_slug):
 
 @bp.get("")
 @operation("D2", "List the datasets of a project (those carrying every `tag` given)", DatasetPage,
-           query=dataset_list_args_schema, errors=PROJECT_404)
+           query=dataset_list_args_schema, errors=PROJECT_404, budget=4, effective=3)
 def list_datasets(slug, project_slug):
     args = query_args(dataset_list_args_schema, repeated=("tag",))
     project = project_or_404(slug, project_slug)  # 1, 2
@@ -50,7 +50,7 @@ def list_datasets(slug, project_slug):
 
 @bp.get("/<name:name>")
 @operation("D3", "Get a dataset with its collections and their members", dataset_detail_schema,
-           errors=DATASET_404)
+           errors=DATASET_404, budget=4)
 def get_dataset(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
     dataset = dataset_or_404(project, name)  # 3
@@ -59,7 +59,7 @@ def get_dataset(slug, project_slug, name):
 
 @bp.patch("/<name:name>")
 @operation("D4", "Update a dataset: only the fields present change", dataset_schema, body=dataset_update_schema,
-           errors={**DATASET_404, 409: "Another live dataset of the project has the new name"})
+           errors={**DATASET_404, 409: "Another live dataset of the project has the new name"}, budget=4)
 def update_dataset(slug, project_slug, name):
     changes = dataset_update_schema.load(json_body())
     project = project_or_404(slug, project_slug)  # 1, 2
@@ -75,7 +75,7 @@ def update_dataset(slug, project_slug, name):
 
 
 @bp.delete("/<name:name>")
-@operation("D5", "Soft-delete a dataset; its collections become standalone", Success, errors=DATASET_404)
+@operation("D5", "Soft-delete a dataset; its collections become standalone", Success, errors=DATASET_404, budget=4)
 def delete_dataset(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
     with data.transaction():

@@ -13,7 +13,7 @@ STATUS = {"type": "object", "required": ["status"], "properties": {"status": {"c
 
 
 @bp.get("/healthz")
-@operation("H1", "Liveness: the process answers (no database)", STATUS)
+@operation("H1", "Liveness: the process answers (no database)", STATUS, budget=0)
 def healthz():
     """The process answers; the database is not touched."""
     return {"status": "ok"}
@@ -21,7 +21,7 @@ def healthz():
 
 @bp.get("/readyz")
 @operation("H2", "Readiness: the database answers", STATUS,
-           errors={503: "The database cannot be reached; the request had no effect"})
+           errors={503: "The database cannot be reached; the request had no effect"}, budget=1)
 def readyz():
     """The database answers and the schema is in place (one query)."""
     if not ensure_schema(current_app):

@@ -16,7 +16,7 @@ bp = Blueprint("namespaces", __name__, url_prefix="/namespaces")
 @bp.post("")
 @operation("N1", "Create a namespace", namespace_schema, status=201, body=namespace_create_schema,
            errors={403: "Only a token for every namespace (\"*\") may create a namespace",
-                   409: "The slug is taken"})
+                   409: "The slug is taken"}, budget=1)
 def create_namespace():
     auth.require_all_namespaces()
     body = namespace_create_schema.load(json_body())
@@ -28,7 +28,8 @@ def create_namespace():
 
 
 @bp.get("")
-@operation("N2", "List the namespaces the token may act in", NamespacePage, query=page_args_schema)
+@operation("N2", "List the namespaces the token may act in", NamespacePage, query=page_args_schema,
+           budget=2, effective=1)
 def list_namespaces():
     args = query_args(page_args_schema)
     rows, total = data.list_namespaces(auth.scope(), args["page"], args["page_size"])  # 1
@@ -36,6 +37,6 @@ def list_namespaces():
 
 
 @bp.get("/<slug:slug>")
-@operation("N3", "Get a namespace", namespace_schema, errors={404: "The namespace does not exist"})
+@operation("N3", "Get a namespace", namespace_schema, errors={404: "The namespace does not exist"}, budget=1)
 def get_namespace(slug):
     return namespace_schema.dump(namespace_or_404(slug))  # 1

@@ -17,7 +17,7 @@ NAMESPACE_404 = {404: "The namespace does not exist"}
 
 @bp.post("")
 @operation("P1", "Create a project", project_schema, status=201, body=project_create_schema,
-           errors={**NAMESPACE_404, 409: "The slug is taken in this namespace"})
+           errors={**NAMESPACE_404, 409: "The slug is taken in this namespace"}, budget=2)
 def create_project(slug):
     body = project_create_schema.load(json_body())
     namespace = namespace_or_404(slug)  # 1
@@ -29,7 +29,8 @@ def create_project(slug):
 
 
 @bp.get("")
-@operation("P2", "List the projects of a namespace", ProjectPage, query=page_args_schema, errors=NAMESPACE_404)
+@operation("P2", "List the projects of a namespace", ProjectPage, query=page_args_schema, errors=NAMESPACE_404,
+           budget=3, effective=2)
 def list_projects(slug):
     args = query_args(page_args_schema)
     namespace = namespace_or_404(slug)  # 1
@@ -38,6 +39,6 @@ def list_projects(slug):
 
 
 @bp.get("/<slug:project_slug>")
-@operation("P3", "Get a project", project_schema, errors={404: "The namespace or project does not exist"})
+@operation("P3", "Get a project", project_schema, errors={404: "The namespace or project does not exist"}, budget=2)
 def get_project(slug, project_slug):
     return project_schema.dump(project_or_404(slug, project_slug))  # 1, 2

@@ -30,7 +30,7 @@ VERSION_404 = {404: "The namespace, project, dataset or version does not exist"}
 
 @bp.post("")
 @operation("V1", "Freeze the dataset as a new version: its fields, collections and members as they are now",
-           version_schema, status=201, body=version_create_schema, errors=DATASET_404)
+           version_schema, status=201, body=version_create_schema, errors=DATASET_404, budget=5)
 def create_version(slug, project_slug, name):
     body = version_create_schema.load(json_body())
     project = project_or_404(slug, project_slug)  # 1, 2
@@ -46,7 +46,7 @@ def create_version(slug, project_slug, name):
 
 @bp.get("")
 @operation("V2", "List the versions of a dataset, oldest first", VersionPage, query=page_args_schema,
-           errors=DATASET_404)
+           errors=DATASET_404, budget=4, effective=3)
 def list_versions(slug, project_slug, name):
     args = query_args(page_args_schema)
     project = project_or_404(slug, project_slug)  # 1, 2
@@ -66,7 +66,7 @@ def _frozen(version):
 
 @bp.get("/<int(min=1):number>")
 @operation("V3", "Get a version: the dataset detail exactly as it was frozen", version_detail_schema,
-           errors=VERSION_404)
+           errors=VERSION_404, budget=5)
 def get_version(slug, project_slug, name, number):
     project = project_or_404(slug, project_slug)  # 1, 2
     version = versions.find_version(project, name, number)  # 3
@@ -79,7 +79,7 @@ def get_version(slug, project_slug, name, number):
 @bp.get("/<from_number>/diff/<to_number>")
 @operation("V4", "What changed between two versions of a dataset, or a version and `current`",
            version_diff_schema,
-           errors={400: "`from` is not a version number, or `to` neither one nor `current`", **VERSION_404})
+           errors={400: "`from` is not a version number, or `to` neither one nor `current`", **VERSION_404}, budget=6)
 def diff_versions(slug, project_slug, name, from_number, to_number):
     args = diff_args_schema.load({"from": from_number, "to": to_number})
     project = project_or_404(slug, project_slug)  # 1, 2
