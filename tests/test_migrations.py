@@ -111,6 +111,19 @@ def rows(url):
         return out
 
 
+@contextmanager
+def service_on(url):
+    """An API client of the service on the database at `url`, with a token for every namespace."""
+    app = create_app({"DATABASE_URL": url, "JWT_SECRET_KEY": SECRET, "SERVICE_ENV": "test"})
+    try:
+        with app.app_context():
+            yield Api(app.test_client(), mint_token("ops", ["*"], timedelta(minutes=5)))
+    finally:
+        db.close()
+        if hasattr(db.obj, "close_all"):
+            db.obj.close_all()
+
+
 def schema(url):
     """Tables with their columns, indexes, constraints and triggers, as the database reports them."""
     with closing(connect(url)) as conn:
@@ -201,10 +214,7 @@ def test_migrate_keeps_every_row_of_a_version_1_database(version_1_database):
 
 def test_migrated_database_keeps_the_dataset_count_as_datasets_come_and_go(version_1_database):
     migrated(version_1_database)
-    app = create_app({"DATABASE_URL": version_1_database, "JWT_SECRET_KEY": SECRET, "SERVICE_ENV": "test"})
-    try:
-        with app.app_context():
-            api = Api(app.test_client(), mint_token("ops", ["*"], timedelta(minutes=5)))
+    with service_on(version_1_database) as api:
         datasets = "/namespaces/acme/projects/vision/datasets"
         assert api.get(datasets).get_json()["total"] == 2
         assert api.post(datasets, json={"name": "trucks"}).status_code == 201
@@ -212,10 +222,6 @@ def test_migrated_database_keeps_the_dataset_count_as_datasets_come_and_go(versi
         assert api.delete(f"{datasets}/cars").status_code == 200
         listed = api.get(datasets).get_json()
         assert (listed["total"], [d["name"] for d in listed["datasets"]]) == (2, ["bikes", "trucks"])
-    finally:
-        db.close()
-        if hasattr(db.obj, "close_all"):
-            db.obj.close_all()
 
 
 def test_migrated_schema_is_the_schema_of_a_new_database(version_1_database, backend, request, tmp_path):
@@ -301,26 +307,16 @@ def test_version_3_stores_names_in_nfc_and_renames_what_would_collide(version_1_
         for row in after[table]:  # every row kept, nothing but the name changed (and the later columns)
             assert {**untouched.pop(row["id"]), "name": row["name"]} == {key: row[key] for key in before[table][0]}
         assert untouched == {}
-    app = create_app({"DATABASE_URL": version_1_database, "JWT_SECRET_KEY": SECRET, "SERVICE_ENV": "test"})
-    try:
-        with app.app_context():
-            api = Api(app.test_client(), mint_token("ops", ["*"], timedelta(minutes=5)))
+    with service_on(version_1_database) as api:
         datasets = "/namespaces/acme/projects/vision/datasets"
         for spelling in (NFD_CAFE, NFC_CAFE):  # either spelling in the URL names the one row
             assert api.get(f"{datasets}/{spelling}").get_json()["id"] == "d-nfc"
         assert api.post(datasets, json={"name": NFD_CAFE}).status_code == 409
-    finally:
-        db.close()
-        if hasattr(db.obj, "close_all"):
-            db.obj.close_all()
 
 
 def test_a_migrated_database_keeps_its_members_in_order_and_can_be_versioned(version_1_database):
     migrated(version_1_database)
-    app = create_app({"DATABASE_URL": version_1_database, "JWT_SECRET_KEY": SECRET, "SERVICE_ENV": "test"})
-    try:
-        with app.app_context():
-            api = Api(app.test_client(), mint_token("ops", ["*"], timedelta(minutes=5)))
+    with service_on(version_1_database) as api:
         cars = "/namespaces/acme/projects/vision/datasets/cars"
         assert api.get(cars).get_json()["collections"][0]["members"] == ["node-1", "node-3"]
         assert api.post(f"{cars}/versions", json={"note": "after the upgrade"}).status_code == 201
@@ -328,7 +324,3 @@ def test_a_migrated_database_keeps_its_members_in_order_and_can_be_versioned(ver
         assert api.post("/namespaces/acme/projects/vision/collections/train/members", json=change).status_code == 200
         assert api.get(cars).get_json()["collections"][0]["members"] == ["node-3", "node-9", "node-1b"]
         assert api.get(f"{cars}/versions/1").get_json()["dataset"]["collections"][0]["members"] == ["node-1", "node-3"]
-    finally:
-        db.close()
-        if hasattr(db.obj, "close_all"):
-            db.obj.close_all()
