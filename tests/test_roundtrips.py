@@ -12,10 +12,11 @@ from tests.support.api import NS, PROJECT, queries
 
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 
-# Contract §5: the budget of each endpoint, in effective roundtrips (every statement here is
+# Contract §5 and §8.1: the budget of each endpoint, in effective roundtrips (every statement here is
 # sent one after another, so the effective count is the count).
 BUDGET = {"N1": 1, "N2": 1, "N3": 1, "P1": 2, "P2": 2, "P3": 2, "D1": 3, "D2": 3, "D3": 4, "D4": 4, "D5": 4,
-          "C1": 5, "C2": 3, "C3": 4, "C4": 5, "C5": 6, "C6": 3, "H1": 0, "H2": 1, "O1": 0}
+          "C1": 5, "C2": 3, "C3": 4, "C4": 5, "C5": 6, "C6": 3, "V1": 5, "V2": 3, "V3": 5, "V4": 6,
+          "H1": 0, "H2": 1, "O1": 0}
 
 DATASET, OTHER_DATASET = "training-v2", "eval-set"
 COLLECTION, STANDALONE = "front-camera-clips", "edge-cases"
@@ -39,19 +40,23 @@ def _reference():
 
 class Endpoint:
     """One endpoint and the requests of its documented outcomes. `path` has {namespace},
-    {project}, {dataset} and {collection} fields; `ok` lists the success cases as (label,
-    request options, path fields); `lookups` names what may be missing: a path field, or
-    (what, request options) for a dataset named in the body or the query. The error cases
-    follow from what the endpoint reads and looks up."""
+    {project}, {dataset}, {collection}, {version}, {from} and {to} fields; `ok` lists the
+    success cases as (label, request options, path fields); `lookups` names what may be
+    missing: a path field (its value becomes "missing"), or (what, request options[, path
+    fields]) for a dataset named in the body or the query, or a row named by a path field
+    whose "missing" would not even be routed (a version number); `bad_path` gives path fields
+    that the endpoint refuses with a 400 before any lookup. The error cases follow from what
+    the endpoint reads and looks up."""
 
     def __init__(self, method, path, ok, body=False, query=False, lookups=(), conflict=None, scoped=True,
-                 all_namespaces=False):
+                 all_namespaces=False, bad_path=None):
         self.method, self.path, self.ok = method, path, ok
         self.body, self.query, self.lookups, self.conflict = body, query, lookups, conflict
-        self.scoped, self.all_namespaces = scoped, all_namespaces
+        self.scoped, self.all_namespaces, self.bad_path = scoped, all_namespaces, bad_path
 
     def url(self, **fields):
-        values = {"namespace": "acme", "project": "vision", "dataset": DATASET, "collection": COLLECTION, **fields}
+        values = {"namespace": "acme", "project": "vision", "dataset": DATASET, "collection": COLLECTION,
+                  "version": 1, "from": 1, "to": 2, **fields}
         return self.path.format(**values)
 
     def cases(self):
@@ -67,11 +72,14 @@ class Endpoint:
             yield "415", self.method, self.url(), {"data": b"{}", "content_type": "text/plain"}
         if self.query:
             yield "400", self.method, self.url(), {"query_string": {"page": "0"}}
+        if self.bad_path:
+            yield "400", self.method, self.url(**self.bad_path), first_ok
         for lookup in self.lookups:
             if isinstance(lookup, str):
                 yield f"404, {lookup}", self.method, self.url(**{lookup: "missing"}), first_ok
             else:
-                yield f"404, {lookup[0]}", self.method, self.url(), lookup[1]
+                what, options, *fields = lookup
+                yield f"404, {what}", self.method, self.url(**(fields[0] if fields else {})), options
         if self.conflict:
             yield "409", self.method, self.url(), {"json": self.conflict}
         yield "405", "PUT", self.url(), {}
@@ -133,6 +141,16 @@ ENDPOINTS = {
                    body=True, lookups=("namespace", "project", "collection")),
     "C6": Endpoint("DELETE", f"{PROJECT_PATH}/collections/{{collection}}", [("200", {}, {})],
                    lookups=("namespace", "project", "collection")),
+    "V1": Endpoint("POST", f"{PROJECT_PATH}/datasets/{{dataset}}/versions",
+                   [("201", {"json": {"note": "resnet50 run"}}, {})], body=True,
+                   lookups=("namespace", "project", "dataset")),
+    "V2": Endpoint("GET", f"{PROJECT_PATH}/datasets/{{dataset}}/versions", [("200", {}, {})], query=True,
+                   lookups=("namespace", "project", "dataset")),
+    "V3": Endpoint("GET", f"{PROJECT_PATH}/datasets/{{dataset}}/versions/{{version}}", [("200", {}, {})],
+                   lookups=("namespace", "project", "dataset", ("version", {}, {"version": 9}))),
+    "V4": Endpoint("GET", f"{PROJECT_PATH}/datasets/{{dataset}}/versions/{{from}}/diff/{{to}}",
+                   [("200", {}, {}), ("200, to `current`", {}, {"to": "current"})], bad_path={"from": "x"},
+                   lookups=("namespace", "project", "dataset", ("version", {}, {"to": 9}))),
     "H1": Endpoint("GET", "/healthz", [("200", {}, {})], scoped=False),
     "H2": Endpoint("GET", "/readyz", [("200", {}, {})], scoped=False),
     "O1": Endpoint("GET", "/openapi.json", [("200", {}, {})], scoped=False),
@@ -141,14 +159,19 @@ ENDPOINTS = {
 
 @pytest.fixture
 def seeded(api):
-    """acme/vision with datasets training-v2 (tag q1) and eval-set, collection front-camera-clips
-    in training-v2 (members n1, n2), and the standalone collection edge-cases."""
-    for path, body in [("/namespaces", {"slug": "acme"}), (f"{NS}/projects", {"slug": "vision"}),
-                       (f"{PROJECT}/datasets", {"name": DATASET, "tags": ["q1", "lidar"]}),
-                       (f"{PROJECT}/datasets", {"name": OTHER_DATASET}),
-                       (f"{PROJECT}/collections", {"name": COLLECTION, "dataset": DATASET, "members": ["n1", "n2"]}),
-                       (f"{PROJECT}/collections", {"name": STANDALONE})]:
-        assert api.post(path, json=body).status_code == 201, path
+    """acme/vision with datasets training-v2 (tags q1, lidar) and eval-set, collection
+    front-camera-clips in training-v2 (members n1, n2, then n5 too), the standalone collection
+    edge-cases, and versions 1 (n1, n2) and 2 (n1, n2, n5) of training-v2, n2 removed since."""
+    versions, members = f"{PROJECT}/datasets/{DATASET}/versions", f"{PROJECT}/collections/{COLLECTION}/members"
+    for path, body, status in [("/namespaces", {"slug": "acme"}, 201), (f"{NS}/projects", {"slug": "vision"}, 201),
+                               (f"{PROJECT}/datasets", {"name": DATASET, "tags": ["q1", "lidar"]}, 201),
+                               (f"{PROJECT}/datasets", {"name": OTHER_DATASET}, 201),
+                               (f"{PROJECT}/collections",
+                                {"name": COLLECTION, "dataset": DATASET, "members": ["n1", "n2"]}, 201),
+                               (f"{PROJECT}/collections", {"name": STANDALONE}, 201),
+                               (versions, {}, 201), (members, {"add": ["n5"]}, 200), (versions, {}, 201),
+                               (members, {"remove": ["n2"]}, 200)]:
+        assert api.post(path, json=body).status_code == status, path
     return api
 
 
