@@ -1,8 +1,13 @@
 """Versions (contract §8.1): the body of V1, the summary, the detail, the list and the diff."""
+import re
+
 from marshmallow import Schema, ValidationError, fields
 
 from .common import Description, PageSchema, RequestSchema, Timestamp
 from .datasets import DatasetDetail
+
+# A version number as written in a path: 1 to 999,999,999 in ASCII digits, no leading zero.
+VERSION_NUMBER = re.compile(r"[1-9][0-9]{0,8}")
 
 
 class VersionCreate(RequestSchema):
@@ -34,7 +39,7 @@ class VersionNumber(fields.String):
         value = super()._deserialize(value, attr, data, **kwargs)
         if self.current and value == "current":
             return None
-        if not value.isascii() or not value.isdigit() or len(value) > 9 or int(value) < 1:
+        if not VERSION_NUMBER.fullmatch(value):
             raise ValidationError("Must be a version number" + (" or current." if self.current else "."))
         return int(value)
 

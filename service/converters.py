@@ -6,6 +6,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter
 
 from schemas.common import is_valid_name, nfc
+from schemas.versions import VERSION_NUMBER
 
 
 class SlugConverter(BaseConverter):
@@ -28,7 +29,15 @@ class NameConverter(BaseConverter):
         return value
 
 
-CONVERTERS = {"slug": SlugConverter, "name": NameConverter}
+class VersionNumberConverter(BaseConverter):
+    """A version number (1, 2, ...); anything else names no version."""
+    regex = VERSION_NUMBER.pattern
+
+    def to_python(self, value):
+        return int(value)
+
+
+CONVERTERS = {"slug": SlugConverter, "name": NameConverter, "number": VersionNumberConverter}
 
 
 def check_path():

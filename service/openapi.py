@@ -12,7 +12,6 @@ from importlib.metadata import version
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app
-from werkzeug.routing import IntegerConverter
 
 from schemas.common import (
     NAME_REGEX,
@@ -28,7 +27,7 @@ from schemas.common import (
 )
 
 from .contract import operation, operation_of
-from .converters import NameConverter, SlugConverter
+from .converters import NameConverter, SlugConverter, VersionNumberConverter
 
 bp = Blueprint("openapi", __name__)
 
@@ -100,8 +99,8 @@ def _path_parameters(rule, converter):
             schema = {"type": "string", "pattern": f"^{SlugConverter.regex}$"}
         elif isinstance(url_converter, NameConverter):
             schema = converter.field2property(Name())
-        elif isinstance(url_converter, IntegerConverter):
-            schema = {"type": "integer", "minimum": url_converter.min}
+        elif isinstance(url_converter, VersionNumberConverter):
+            schema = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
         elif _camel(argument) in PATH_SCHEMAS:
             schema = PATH_SCHEMAS[_camel(argument)]
         else:  # a route with a converter this document does not know

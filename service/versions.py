@@ -170,21 +170,23 @@ def find_sides(dataset, from_version, to_version):
 
 # One statement for every collection of a diff, whatever their number: the collections travel as
 # one JSON array of [collection id, low change, high change, kind]. For a collection on both sides
-# (kind "both"), the rows added after `low` and still there at `high`, and the rows there at
-# `low` and removed by `high`; for one on a side only ("from", "to"), its members at `low`. Each
-# part reads a range of an index on (collection_id, added_seq) or (collection_id, removed_seq):
-# what changed, not the whole collection.
+# (kind "forward", or "back" when the diff goes from the later change to the earlier), the rows
+# added after `low` and still there at `high`, and the rows there at `low` and removed by `high`
+# (the other way round for "back"); for one on a side only ("from", "to"), its members at `low`.
+# Each part reads a range of an index on (collection_id, added_seq) or (collection_id,
+# removed_seq): what changed, not the whole collection.
 _CHANGES = """
 WITH q AS ({asked})
-SELECT q.collection_id, 'added' AS what, m.node_id, m.added_seq, m.position
+SELECT q.collection_id, CASE q.kind WHEN 'back' THEN 'removed' ELSE 'added' END AS what, m.node_id,
+       m.added_seq, m.position
   FROM q JOIN member m ON m.namespace_id = {p} AND m.collection_id = q.collection_id
    AND m.added_seq > q.low AND m.added_seq <= q.high
- WHERE q.kind = 'both' AND (m.removed_seq IS NULL OR m.removed_seq > q.high)
+ WHERE q.kind IN ('forward', 'back') AND (m.removed_seq IS NULL OR m.removed_seq > q.high)
 UNION ALL
-SELECT q.collection_id, 'removed', m.node_id, m.added_seq, m.position
+SELECT q.collection_id, CASE q.kind WHEN 'back' THEN 'added' ELSE 'removed' END, m.node_id, m.added_seq, m.position
   FROM q JOIN member m ON m.namespace_id = {p} AND m.collection_id = q.collection_id
    AND m.removed_seq > q.low AND m.removed_seq <= q.high
- WHERE q.kind = 'both' AND m.added_seq <= q.low
+ WHERE q.kind IN ('forward', 'back') AND m.added_seq <= q.low
 UNION ALL
 SELECT q.collection_id, CASE q.kind WHEN 'to' THEN 'added' ELSE 'removed' END, m.node_id, m.added_seq, m.position
   FROM q JOIN member m ON m.namespace_id = {p} AND m.collection_id = q.collection_id AND m.added_seq <= q.low

@@ -189,3 +189,30 @@ def test_a_delete_racing_writes_to_its_dataset_leaves_a_consistent_state(client,
     orphans = query(pg_url, "SELECT c.name FROM collection c JOIN dataset d ON d.id = c.dataset_id "
                             "WHERE c.deleted_at IS NULL AND d.deleted_at IS NOT NULL")
     assert orphans == []
+
+
+def test_versions_racing_writes_to_the_dataset_never_deadlock_and_freeze_one_moment(client, project):
+    """V1 locks the dataset, then its collections; C4 and C1 lock the dataset they name before
+    a collection; C5 and C6 lock one collection. Raced together, none waits for another in a
+    circle (a deadlock would answer 503), and each version is what D3 showed at one moment."""
+    client.ok("POST", f"{project}/datasets", {"name": "d"}, status=201)
+    for name in ("a", "b"):
+        client.ok("POST", f"{project}/collections", {"name": name, "dataset": "d", "members": ["m0"]}, status=201)
+    rounds = 8
+    for i in range(rounds):
+        client.race([
+            ("POST", f"{project}/datasets/d/versions", {"note": f"round {i}"}),
+            ("PATCH", f"{project}/collections/a", {"dataset": "d", "name": "a"}),
+            ("POST", f"{project}/collections/b/members", {"add": [f"m{i + 1}"]}),
+            ("PATCH", f"{project}/datasets/d", {"description": f"round {i}"}),
+            ("POST", f"{project}/datasets/d/versions", {}),
+        ])
+    assert set(client.statuses) <= {200, 201}, client.statuses
+    versions, total = client.items(f"{project}/datasets/d/versions", "versions")
+    assert total == 2 * rounds and [v["number"] for v in versions] == list(range(1, 2 * rounds + 1))
+    previous = []
+    for version in versions:  # b's members only grow, one per round: each version holds a prefix
+        members = client.ok("GET", f"{project}/datasets/d/versions/{version['number']}")["dataset"]["collections"]
+        held = next(c["members"] for c in members if c["name"] == "b")
+        assert held == [f"m{i}" for i in range(len(held))] and len(held) >= len(previous)
+        previous = held

@@ -58,6 +58,9 @@ def test_missing_things_are_404_and_bad_numbers_400(api, train):
         error = assert_error(api.get(f"{VERSIONS}/{bad}/diff/current"), 400, "validation_error")
         assert list(error["fields"]) == ["from"]
     assert list(assert_error(api.get(f"{VERSIONS}/1/diff/latest"), 400, "validation_error")["fields"]) == ["to"]
+    for odd in ("01", "\uff11", "1000000000", "9223372036854775808"):  # 01, a full-width 1, too large
+        assert_error(api.get(f"{VERSIONS}/{odd}"), 404, "not_found")
+        assert_error(api.get(f"{VERSIONS}/{odd}/diff/1"), 400, "validation_error")
     assert_error(api.post(VERSIONS, json={"note": "x" * 2001}), 400, "validation_error")
     api.delete(f"{DATASETS}/train")
     assert_error(api.get(f"{VERSIONS}/1"), 404, "not_found")
@@ -257,7 +260,8 @@ def test_every_version_reads_back_byte_for_byte_after_a_long_random_history(api,
         assert [(c["id"], c["name"], c["members"]) for c in dataset["collections"]] == [
             (cid, name, [node for node, _ in members]) for cid, (name, members) in held.items()]
     numbers = sorted(frozen)
-    for a, b in [(numbers[0], numbers[-1]), *zip(numbers, numbers[1:], strict=False), (numbers[-1], numbers[0])]:
+    pairs = [*zip(numbers, numbers[1:], strict=False), (numbers[0], numbers[-1])]
+    for a, b in [*pairs, *((b, a) for a, b in pairs)]:  # and backwards
         assert ok(api.get(f"{VERSIONS}/{a}/diff/{b}")) == expected_diff(frozen[a][1], frozen[b][1], (a, b))
     assert ok(api.get(f"{VERSIONS}/{numbers[0]}/diff/current")) == expected_diff(
         frozen[numbers[0]][1], world.snapshot(), (numbers[0], "current"))

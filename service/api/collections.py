@@ -77,15 +77,17 @@ def update_collection(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
     try:
         with data.transaction():
-            collection = collection_or_404(project, name, lock=True)  # 3
+            # The dataset before the collection: every write that locks both (V1, D5) takes them
+            # in this order, so that two of them never wait for each other.
+            dataset = dataset_or_404(project, body["dataset"], lock=True) if body.get("dataset") else None  # 3
+            collection = collection_or_404(project, name, lock=True)  # 3 or 4
             changes, dataset_name = {}, collection.dataset_name
             if "name" in body:
                 changes["name"] = body["name"]
             if "dataset" in body:
-                dataset = dataset_or_404(project, body["dataset"], lock=True) if body["dataset"] else None  # 4
                 changes["dataset"], dataset_name = (dataset.id, dataset.name) if dataset else (None, None)
             if changes:
-                collection = data.update_collection(collection, changes)  # 5
+                collection = data.update_collection(collection, changes)  # 4 or 5
     except IntegrityError:
         raise conflict(f"collection '{body['name']}'") from None
     return dump_collection(collection, dataset_name)

@@ -64,7 +64,7 @@ def _frozen(version):
                            metadata=version.metadata)
 
 
-@bp.get("/<int(min=1):number>")
+@bp.get("/<number:number>")
 @operation("V3", "Get a version: the dataset detail exactly as it was frozen", version_detail_schema,
            errors=VERSION_404, budget=5)
 def get_version(slug, project_slug, name, number):
@@ -91,7 +91,8 @@ def diff_versions(slug, project_slug, name, from_number, to_number):
             raise not_found(f"version {number} of dataset '{name}'")
     old, new = found[args["from_number"]], found.get(args["to_number"])
     before, after = versions.find_sides(dataset, old, new)  # 5
-    asked = [[c, before[c][1], after[c][1], "both"] for c in before if c in after]
+    asked = [[c, *sorted((before[c][1], after[c][1])), "forward" if before[c][1] <= after[c][1] else "back"]
+             for c in before if c in after]
     asked += [[c, before[c][1], 0, "from"] for c in before if c not in after]
     asked += [[c, after[c][1], 0, "to"] for c in after if c not in before]
     changes = versions.find_member_changes(dataset.namespace_id, asked)  # 6
