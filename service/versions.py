@@ -198,19 +198,22 @@ _ASKED_SQLITE = ("SELECT json_extract(value, '$[0]') AS collection_id, json_extr
                  "json_extract(value, '$[2]') AS high, json_extract(value, '$[3]') AS kind FROM json_each(?)")
 
 
-def find_member_changes(namespace_id, asked):
-    """V4 query 6: for each [collection id, low, high, kind] of `asked`, the node IDs added and
-    removed, in one statement: {collection_id: {"added": [...], "removed": [...]}} in the
-    order they were added."""
+def find_member_changes(namespace_id, before, after):
+    """V4 query 6: for each collection of either side ({id: (name, change)} each, as
+    find_sides reads them), the node IDs added and removed from one side to the other, in one
+    statement: {collection_id: {"added": [...], "removed": [...]}} in the order they were added."""
+    asked = [[c, *sorted((before[c][1], after[c][1])), "forward" if before[c][1] <= after[c][1] else "back"]
+             for c in before if c in after]
+    asked += [[c, before[c][1], 0, "from"] for c in before if c not in after]
+    asked += [[c, after[c][1], 0, "to"] for c in after if c not in before]
     changes = {collection_id: {"added": [], "removed": []} for collection_id, *_ in asked}
     if not asked:
         return changes
     if is_postgres():
         sql = _CHANGES.format(asked=_ASKED_POSTGRES, p="%s")
-        params = (json.dumps(asked), namespace_id, namespace_id, namespace_id)
     else:
         sql = _CHANGES.format(asked=_ASKED_SQLITE, p="?")
-        params = (json.dumps(asked), namespace_id, namespace_id, namespace_id)
+    params = (json.dumps(asked), namespace_id, namespace_id, namespace_id)
     for collection_id, what, node_id, _, _ in db.execute_sql(sql, params).fetchall():
         changes[collection_id][what].append(node_id)
     return changes

@@ -91,22 +91,9 @@ def diff_versions(slug, project_slug, name, from_number, to_number):
             raise not_found(f"version {number} of dataset '{name}'")
     old, new = found[args["from_number"]], found.get(args["to_number"])
     before, after = versions.find_sides(dataset, old, new)  # 5
-    asked = [[c, *sorted((before[c][1], after[c][1])), "forward" if before[c][1] <= after[c][1] else "back"]
-             for c in before if c in after]
-    asked += [[c, before[c][1], 0, "from"] for c in before if c not in after]
-    asked += [[c, after[c][1], 0, "to"] for c in after if c not in before]
-    changes = versions.find_member_changes(dataset.namespace_id, asked)  # 6
+    changes = versions.find_member_changes(dataset.namespace_id, before, after)  # 6
     return {"from": old.number, "to": new.number if new else "current",
-            "dataset": _field_changes(old, new or dataset),
-            "collections": {
-                "added": [{"id": c, "name": after[c][0]} for c in after if c not in before],
-                "removed": [{"id": c, "name": before[c][0]} for c in before if c not in after],
-                "renamed": [{"id": c, "from": before[c][0], "to": after[c][0]}
-                            for c in before if c in after and before[c][0] != after[c][0]],
-                "members": [{"id": c, "name": (after.get(c) or before[c])[0], **changes[c]}
-                            for c in [*before, *(c for c in after if c not in before)]
-                            if changes[c]["added"] or changes[c]["removed"]],
-            }}
+            "dataset": _field_changes(old, new or dataset), "collections": _collection_changes(before, after, changes)}
 
 
 def _field_changes(old, new):
@@ -117,3 +104,17 @@ def _field_changes(old, new):
                 "metadata": None if row.metadata is None else json.loads(row.metadata)}
     was, now = fields(old), fields(new)
     return {key: {"from": was[key], "to": now[key]} for key in was if was[key] != now[key]}
+
+
+def _collection_changes(before, after, changes):
+    """The diff's `collections`, from both sides' {id: (name, change)} and their member changes;
+    collections in the order of the `from` side, then those only on the `to` side."""
+    return {
+        "added": [{"id": c, "name": after[c][0]} for c in after if c not in before],
+        "removed": [{"id": c, "name": before[c][0]} for c in before if c not in after],
+        "renamed": [{"id": c, "from": before[c][0], "to": after[c][0]}
+                    for c in before if c in after and before[c][0] != after[c][0]],
+        "members": [{"id": c, "name": (after.get(c) or before[c])[0], **changes[c]}
+                    for c in [*before, *(c for c in after if c not in before)]
+                    if changes[c]["added"] or changes[c]["removed"]],
+    }
