@@ -1,10 +1,12 @@
 """The benchmark: the service beside its floor (bench/floor.py), on a seeded PostgreSQL
 database, under the same gunicorn settings and the same wrk load. Writes bench/results.md.
 
-    bench/run                 the whole benchmark (seeds registry_bench; about 7 minutes)
+    bench/run                 the whole benchmark (seeds registry_bench; about 10 minutes)
     bench/run --reuse-db      keep an already seeded registry_bench (skips seeding)
     bench/run --quick         small data (registry_bench_quick) and short runs, to try the
                               machinery; results.md is not written
+    bench/run --quick --report /tmp/report.md
+                              the same, with the report written elsewhere, to read it
 
 bench/run runs it as `python -m bench.bench` from the repository root, so that `bench`,
 `service` and `tests.support` (the live server and the databases it shares with the tests)
@@ -16,10 +18,12 @@ import os
 import platform
 import re
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,8 +38,10 @@ ROOT = BENCH.parent
 BIN = Path(sys.executable).parent
 
 NS = "/namespaces/bench/projects"
-SIZES = {"full": dict(small=10_000, large=1_000_000, collections=20, big_members=5_000, small_members=50),
-         "quick": dict(small=1_000, large=20_000, collections=20, big_members=500, small_members=50)}
+SIZES = {"full": dict(small=10_000, large=1_000_000, collections=20, big_members=5_000, small_members=50,
+                      versioned_members=50_000),
+         "quick": dict(small=1_000, large=20_000, collections=20, big_members=500, small_members=50,
+                       versioned_members=500)}
 
 # name, what it is, wrk kind, path. The order is the order of the results table.
 SCENARIOS = [
@@ -63,6 +69,36 @@ PROJECT_GROWTH_BOUND = 5
 GROWTH = [("D2 first page", "D2-10k", "D2-1M", "10k → 1M datasets", PROJECT_GROWTH_BOUND),
           ("D3 (1,000 members)", "D3-1k", "D3-1k-1M", "10k → 1M datasets", PROJECT_GROWTH_BOUND),
           ("D3", "D3-1k", "D3-100k", "1k → 100k members", None)]
+# Versions (contract §8.1), on dataset `versioned` of project `versions` (seed.sql): collections ×
+# versioned_members members, frozen as version 1, then 50 members of `part-01` removed and 50 added
+# (one C5), then frozen as version 2, all through the service's API (make_versions).
+VERSIONED = f"{NS}/versions/datasets/versioned"
+VERSION_CHANGED = 50  # members removed, and as many added, between versions 1 and 2
+# name, what it is, wrk kind, path, measured beside the floor, connections (None: the run's), least
+# seconds of one wrk run in a full run. The big reads answer ~30 MB each: one connection, longer runs.
+# V1 takes the dataset's row (its next number) and holds it until the version is written: the
+# freezes of one dataset queue, and one connection gives the latency of one freeze.
+VERSION_SCENARIOS = [
+    ("V1", "V1: freeze `versioned` as a new version", "freeze", f"{VERSIONED}/versions", False, 1, 0),
+    ("V3-v1", "V3: version 1 of `versioned`, every member", "get", f"{VERSIONED}/versions/1", True, 1, 3),
+    ("D3-versioned", "D3: `versioned` now (the same number of members)", "get", VERSIONED, True, 1, 3),
+    ("V4-1-2", f"V4: version 1 → 2 ({2 * VERSION_CHANGED} members differ)", "get",
+     f"{VERSIONED}/versions/1/diff/2", False, None, 0),
+    ("V4-1-current", f"V4: version 1 → current (the same {2 * VERSION_CHANGED})", "get",
+     f"{VERSIONED}/versions/1/diff/current", False, None, 0),
+]
+# V3 of a version may take at most this many times as long as D3 of the same number of members,
+# and V4's statements at most this many milliseconds of database time (Server-Timing `db`).
+V3_BOUND = 1.5
+V4_DB_MS_BOUND = 20
+# Requests made one at a time to read the Server-Timing header (database time) of each.
+TIMING_SAMPLES = {"V4-1-2": 30, "V4-1-current": 30, "V3-v1": 5, "D3-versioned": 5}
+# The previous full run's figures (req/s, service/floor, service p50 ms), for the "before → now"
+# table: bench/results.md of revision 7e3f516, the run of 2026-11-29 22:41 UTC (schema version 3:
+# removed members deleted, no history, no versions). Absolute figures drift between runs on this
+# shared machine (the load average before that run: 1.59); the service/floor ratio drifts less.
+PREVIOUS_RUN = "revision 7e3f516, run of 2026-11-29 22:41 UTC, worker model gevent ×2, pool 4"
+PREVIOUS = {"D2-10k": (1241, 0.86, 3.29), "D3-1k": (1155, 0.84, 3.39), "C5": (52, 0.92, 72.1)}
 # Worker models tried: (label, worker class, workers, threads, pool size).
 MODELS = [("sync ×2", "sync", 2, 1, 1), ("sync ×4", "sync", 4, 1, 1),
           ("gthread 2×4, pool 4", "gthread", 2, 4, 4), ("gthread 2×4, pool 2", "gthread", 2, 4, 2),
@@ -80,19 +116,27 @@ def log(message):
 # -- database --------------------------------------------------------------------------------
 
 def seeded(admin_url, name, sizes):
+    """Whether database `name` holds this seed, at the service's schema version."""
+    from service.migrations import SCHEMA_VERSION
+
     try:
         conn = psycopg2.connect(database_url_on(admin_url, name), connect_timeout=3)
     except psycopg2.OperationalError:
         return False
     try:
         with conn, conn.cursor() as cur:
+            cur.execute("SELECT max(version) FROM schema_version")
+            schema = cur.fetchone()[0]
             cur.execute("SELECT slug, dataset_count FROM project WHERE namespace_id = 'ns-bench'")
             counts = dict(cur.fetchall())
+            cur.execute("SELECT count(*), min(member_seq) FROM collection WHERE dataset_id = 'dv-versioned'")
+            versioned = cur.fetchone()
     except psycopg2.Error:  # not migrated, or not seeded
         return False
     finally:
         conn.close()
-    return counts.get("small") == sizes["small"] and counts.get("large") == sizes["large"]
+    return (schema == SCHEMA_VERSION and counts.get("small") == sizes["small"] and counts.get("large") == sizes["large"]
+            and versioned == (sizes["collections"], sizes["versioned_members"]))
 
 
 def seed_database(admin_url, name, sizes, env):
@@ -119,7 +163,8 @@ def reset_writes(url):
     with conn, conn.cursor() as cur:
         cur.execute("DELETE FROM member WHERE collection_id IN "
                     "(SELECT id FROM collection WHERE project_id = 'p-writes')")
-        cur.execute("UPDATE collection SET member_count = 0, member_seq = 0 WHERE project_id = 'p-writes'")
+        cur.execute("UPDATE collection SET member_count = 0, member_seq = 0, change_seq = 0 "
+                    "WHERE project_id = 'p-writes'")
         cur.execute("DELETE FROM dataset WHERE project_id = 'p-writes'")
         cur.execute("UPDATE project SET dataset_count = 0 WHERE id = 'p-writes'")
     conn.autocommit = True
@@ -128,16 +173,40 @@ def reset_writes(url):
     conn.close()
 
 
+def reset_versions(url, sizes):
+    """Take dataset `versioned` back to its seeded state: no versions (an earlier run's V1 made
+    thousands), its members as seeded (the rows make_versions added deleted, those it removed
+    current again), no change counted. The version tables hold only the benchmark's versions:
+    emptied."""
+    conn = psycopg2.connect(url)
+    versioned = "SELECT id FROM collection WHERE dataset_id = 'dv-versioned'"
+    with conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE version_collection, version")
+        cur.execute(f"DELETE FROM member WHERE collection_id IN ({versioned}) AND added_seq > 0")
+        cur.execute(f"UPDATE member SET removed_seq = NULL WHERE collection_id IN ({versioned}) "
+                    "AND removed_seq IS NOT NULL")
+        cur.execute("UPDATE collection SET member_count = %(n)s, member_seq = %(n)s, change_seq = 0 "
+                    "WHERE dataset_id = 'dv-versioned'", {"n": sizes["versioned_members"]})
+        cur.execute("UPDATE dataset SET version_count = 0 WHERE id = 'dv-versioned'")
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("VACUUM ANALYZE member, dataset, collection, version, version_collection")
+    conn.close()
+
+
 def check_seed(url, sizes):
-    """The kept counts agree with the rows: project.dataset_count, member_count, member_seq."""
+    """The kept counts agree with the rows: project.dataset_count, member_count (the current
+    members), member_seq, change_seq."""
     conn = psycopg2.connect(url)
     with conn, conn.cursor() as cur:
         cur.execute("SELECT count(*) FROM project p WHERE dataset_count <> (SELECT count(*) FROM dataset d "
                     "WHERE d.project_id = p.id AND d.deleted_at IS NULL)")
         wrong_projects = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM collection c WHERE member_count <> (SELECT count(*) FROM member m "
-                    "WHERE m.collection_id = c.id) OR member_seq < (SELECT coalesce(max(position), 0) "
-                    "FROM member m WHERE m.collection_id = c.id)")
+                    "WHERE m.collection_id = c.id AND m.removed_seq IS NULL) OR member_seq < (SELECT "
+                    "coalesce(max(position), 0) FROM member m WHERE m.collection_id = c.id) OR change_seq < "
+                    "(SELECT coalesce(max(greatest(added_seq, removed_seq)), 0) FROM member m "
+                    "WHERE m.collection_id = c.id)")
         wrong_collections = cur.fetchone()[0]
         cur.execute("SELECT count(*) FROM member")
         members = cur.fetchone()[0]
@@ -159,10 +228,10 @@ def gunicorn_server(target, model, env, log_dir, phase):
 
 
 def wrk(server, scenario, token, run, seconds, connections):
-    name, _, kind, path = scenario
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
-                          str(BENCH / "load.lua"), server.url, "--", token, kind, path, run],
-                         capture_output=True, text=True, check=True, timeout=seconds + 60)
+    name, _, kind, path = scenario[:4]
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "--latency",
+                          "-s", str(BENCH / "load.lua"), server.url, "--", token, kind, path, run],
+                         capture_output=True, text=True, check=True, timeout=seconds + 120)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     errors = sum(result["errors"].values())
     if errors:
@@ -198,6 +267,33 @@ def measure(service, floor, scenario, token, seconds, rounds, connections, tag):
     return {**{side: combine(r) for side, r in runs.items()}, "round_ratios": ratios}
 
 
+def measure_alone(service, scenario, token, seconds, rounds, connections, tag):
+    """The service alone (no floor for this scenario): a warm-up, then two runs a round."""
+    wrk(service, scenario, token, f"{tag}w", 1, connections)
+    runs = [wrk(service, scenario, token, f"{tag}r{r}x{i}", seconds, connections)
+            for r in range(rounds) for i in range(2)]
+    return {"service": combine(runs), "floor": None, "round_ratios": []}
+
+
+def server_timings(server, path, token, count):
+    """`count` requests of `path`, one at a time: the median of the database time and of the
+    statements the service reports in Server-Timing (`db;dur=<ms>;desc="<n> queries"`), and of
+    the time to the last byte of the response as a client sees it."""
+    db_ms, wall_ms, queries = [], [], set()
+    for _ in range(count):
+        request = urllib.request.Request(server.url + path, headers={"Authorization": f"Bearer {token}"})
+        started = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=120) as response:
+            response.read()
+            timing = response.headers["Server-Timing"]
+        wall_ms.append((time.perf_counter() - started) * 1000)
+        found = re.search(r'db;dur=([\d.]+);desc="(\d+) queries"', timing)
+        db_ms.append(float(found.group(1)))
+        queries.add(int(found.group(2)))
+    return {"count": count, "db_ms": statistics.median(db_ms), "db_max_ms": max(db_ms),
+            "wall_ms": statistics.median(wall_ms), "queries": sorted(queries)}
+
+
 # -- the same statements, the same bytes -------------------------------------------------------
 
 def request_body(kind, tag):
@@ -206,39 +302,201 @@ def request_body(kind, tag):
                 "metadata": {"run": tag, "n": 1}}
     if kind == "members":
         return {"add": [f"node-check-{tag}-{i:04d}" for i in range(1000)]}
+    if kind == "unmembers":  # the members that "members" added, removed
+        return {"remove": [f"node-check-{tag}-{i:04d}" for i in range(1000)]}
+    if kind == "freeze":
+        return {}
     return None
 
 
-def check_same_work(env, token):
+class InProcess:
+    """The service in this process (`SERVICE_ENV=production`, the run's database and secret),
+    with every statement it sends recorded in `captured` (the database's query hook)."""
+
+    def __init__(self, env, token):
+        os.environ.update(env)
+        from service import create_app
+        from service.db import db
+
+        self.db = db
+        self.app = create_app({"DATABASE_URL": env["DATABASE_URL"], "JWT_SECRET_KEY": env["JWT_SECRET_KEY"],
+                               "SERVICE_ENV": "production"})
+        self.captured = []
+        db.obj.query_hooks.append(lambda event: self.captured.append((event.sql, event.params)))
+        self.client = self.app.test_client()
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def call(self, method, path, body=None, expect=(200,)):
+        response = self.client.open(path, method=method, json=body, headers=self.headers)
+        assert response.status_code in expect, (method, path, response.status_code, response.data[:500])
+        return json.loads(response.data)
+
+    def disconnect(self):
+        """Close its database connections: each server process ends, and reports the
+        statistics it holds (pg_stat_user_tables) as it does."""
+        self.db.close()
+        self.db.obj.close_all()
+
+
+# -- versions: made through the API, and what one costs ---------------------------------------
+
+STAT_TABLES = ("version", "version_collection", "member", "dataset", "collection")
+
+
+def table_figures(conn):
+    """Per table of STAT_TABLES: (rows inserted, rows updated) as pg_stat_user_tables counts
+    them, and the rows there are."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT pg_stat_clear_snapshot()")  # else the statistics of the first read stay
+        cur.execute("SELECT relname, n_tup_ins, n_tup_upd FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+                    (list(STAT_TABLES),))
+        stats = {name: (inserted, updated) for name, inserted, updated in cur.fetchall()}
+        counted = {}
+        for table in STAT_TABLES:
+            cur.execute(f'SELECT count(*) FROM "{table}"')
+            counted[table] = cur.fetchone()[0]
+    return {table: (*stats[table], counted[table]) for table in STAT_TABLES}
+
+
+def make_versions(service, url, sizes):
+    """Versions 1 and 2 of `versioned`, through the service's API: V1; C5 on `part-01` removing
+    VERSION_CHANGED of its members and adding as many new ones; V1. Around the first V1 (of
+    every member), the rows of each table and PostgreSQL's counts of rows inserted and updated
+    (pg_stat_user_tables, which a server process reports after its transactions, at the latest
+    when it exits: the service's connection is closed after the V1, and the counts waited for).
+    Returns {table: (inserted, updated, rows added)} for that V1."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    service.disconnect()
+    time.sleep(1.5)  # what earlier sessions did, reported
+    before = table_figures(conn)
+    version = service.call("POST", f"{VERSIONED}/versions", {}, expect=(201,))
+    assert version["number"] == 1 and version["memberCount"] == sizes["collections"] * sizes["versioned_members"]
+    service.disconnect()
+    deadline = time.monotonic() + 10
+    while True:
+        after = table_figures(conn)
+        if after["version"][0] > before["version"][0] or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    conn.close()
+    one_v1 = {table: tuple(a - b for a, b in zip(after[table], before[table], strict=True)) for table in STAT_TABLES}
+    n = sizes["versioned_members"]
+    step = n // VERSION_CHANGED
+    removed = [f"clip-c-v-01/frame-{j:06d}" for j in range(step, n + 1, step)][:VERSION_CHANGED]
+    added = [f"clip-c-v-01/retake-{j:06d}" for j in range(1, VERSION_CHANGED + 1)]
+    collection = service.call("POST", f"{NS}/versions/collections/part-01/members", {"add": added, "remove": removed})
+    assert collection["memberCount"] == n, collection
+    assert service.call("POST", f"{VERSIONED}/versions", {}, expect=(201,))["number"] == 2
+    diff = service.call("GET", f"{VERSIONED}/versions/1/diff/2")
+    assert diff["collections"]["members"] == [{"id": "c-v-01", "name": "part-01", "added": added,
+                                               "removed": removed}], "V4 1 → 2: not the change made"
+    assert service.call("GET", f"{VERSIONED}/versions/1/diff/current")["collections"] == diff["collections"]
+    return one_v1
+
+
+def storage(url):
+    """What versions and member changes occupy. Row data: pg_column_size of the rows (a tuple
+    with its header). On disk: `copies` copies of the rows in empty temporary tables with the
+    same columns and indexes (LIKE ... INCLUDING ALL): pg_total_relation_size less that of the
+    empty tables, divided by the copies (pages, line pointers, alignment and index entries
+    included); in one transaction, rolled back."""
+    conn = psycopg2.connect(url)
+    copies = 10_000
+    found = {"copies": copies}
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT id FROM version WHERE dataset_id = 'dv-versioned' AND number = 1")
+        version_id = cur.fetchone()[0]
+        cur.execute("SELECT pg_column_size(v.*) FROM version v WHERE id = %s", (version_id,))
+        found["version_row"] = cur.fetchone()[0]
+        cur.execute("SELECT count(*), sum(pg_column_size(c.*)) FROM version_collection c WHERE version_id = %s",
+                    (version_id,))
+        found["collections"], found["version_collection_rows"] = cur.fetchone()
+        cur.execute("SELECT avg(pg_column_size(m.*)) FROM member m WHERE collection_id = 'c-v-01'")
+        found["member_row"] = float(cur.fetchone()[0])
+
+        def probe(table, fill):
+            cur.execute(f"CREATE TEMPORARY TABLE probe_{table} (LIKE {table} INCLUDING ALL)")
+            cur.execute(f"SELECT pg_total_relation_size('probe_{table}'), pg_indexes_size('probe_{table}')")
+            empty = cur.fetchone()
+            cur.execute(fill, {"version_id": version_id, "copies": copies})
+            cur.execute(f"SELECT pg_total_relation_size('probe_{table}'), pg_indexes_size('probe_{table}')")
+            full = cur.fetchone()
+            cur.execute(f"DROP TABLE probe_{table}")
+            return {"total": (full[0] - empty[0]) / copies, "indexes": (full[1] - empty[1]) / copies}
+
+        # `copies` versions like version 1: the version row, and its rows per collection
+        found["version_disk"] = probe(
+            "version", "INSERT INTO probe_version SELECT 'p' || i || v.id, v.namespace_id, v.dataset_id, "
+            "v.number + i, v.note, v.created_at, v.created_by, v.collection_count, v.member_count, v.name, "
+            "v.description, v.tags, v.metadata, v.project_id, v.dataset_created_at, v.dataset_updated_at "
+            "FROM version v, generate_series(1, %(copies)s) AS i WHERE v.id = %(version_id)s")
+        found["version_collection_disk"] = probe(
+            "version_collection", "INSERT INTO probe_version_collection SELECT c.namespace_id, "
+            "'p' || i || c.version_id, c.collection_id, c.name, c.created_at, c.change_seq, c.member_count "
+            "FROM version_collection c, generate_series(1, %(copies)s) AS i WHERE c.version_id = %(version_id)s "
+            "ORDER BY i, c.collection_id")
+        # `copies` member rows of `versioned` as they are while members (removed_seq null), and
+        # as rows kept after their removal
+        members = ("INSERT INTO probe_member SELECT namespace_id, collection_id, node_id, position, added_seq, "
+                   "{removed} FROM member WHERE collection_id IN (SELECT id FROM collection WHERE dataset_id = "
+                   "'dv-versioned') AND removed_seq IS NULL ORDER BY collection_id, position LIMIT %(copies)s")
+        found["member_disk"] = probe("member", members.format(removed="NULL"))
+        found["removed_disk"] = probe("member", members.format(removed="1"))
+        cur.execute("SELECT count(*) FROM member WHERE removed_seq IS NOT NULL AND collection_id IN "
+                    "(SELECT id FROM collection WHERE dataset_id = 'dv-versioned')")
+        found["history_rows"] = cur.fetchone()[0]
+        conn.rollback()
+    conn.close()
+    return found
+
+
+def relation_sizes(url):
+    """(versions of `versioned`, bytes of the version tables with their indexes)."""
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT (SELECT count(*) FROM version WHERE dataset_id = 'dv-versioned'), "
+                    "pg_total_relation_size('version') + pg_total_relation_size('version_collection')")
+        found = cur.fetchone()
+    conn.close()
+    return found
+
+
+def check_same_work(service):
     """Every scenario once on the service (in process, statements captured with the
     database's query hook) and once on the floor: the same SQL text in the same order, the
-    same response bytes (the same keys for the writes, whose IDs and times differ).
-    Returns {scenario: (queries per request, response bytes, [(sql, params)])}."""
-    os.environ.update(env)
+    same response bytes (the same keys for the writes, whose IDs and times differ). C5's
+    removal is checked too (the 1,000 members its addition added, removed), and the versions
+    scenarios that have no floor run on the service alone. Returns {scenario: (queries per
+    request, response bytes, [(sql, params)])}."""
     from werkzeug.test import Client
 
     from bench import floor
-    from service import create_app
-    from service.db import db
 
-    app = create_app({"DATABASE_URL": env["DATABASE_URL"], "JWT_SECRET_KEY": env["JWT_SECRET_KEY"],
-                      "SERVICE_ENV": "production"})
-    captured = []
-    db.obj.query_hooks.append(lambda event: captured.append((event.sql, event.params)))
-    service, floor_client = app.test_client(), Client(floor.app)
-    headers = {"Authorization": f"Bearer {token}"}
+    floor_client = Client(floor.app)
+    run = secrets.token_hex(3)
+    checks = [(*scenario, True) for scenario in SCENARIOS]
+    checks += [("C5-remove", "C5: remove 1,000 members", "unmembers", next(s[3] for s in SCENARIOS if s[0] == "C5"),
+                True)]
+    checks += [scenario[:5] for scenario in VERSION_SCENARIOS]
     work = {}
-    for name, _, kind, path in SCENARIOS:
-        body = request_body(kind, f"s{secrets.token_hex(3)}")
-        captured.clear()
-        got = service.open(path, method="GET" if body is None else "POST", json=body, headers=headers)
-        service_sql = list(captured)
+    for name, _, kind, path, floored in checks:
+        body = request_body(kind, f"s{run}")
+        service.captured.clear()
+        got = service.client.open(path, method="GET" if body is None else "POST", json=body, headers=service.headers)
+        service_sql = list(service.captured)
+        assert got.status_code < 300, (name, got.status_code, got.data[:500])
+        queries = int(re.search(r'desc="(\d+) queries"', got.headers["Server-Timing"]).group(1))
+        assert queries == len(service_sql), (name, queries, len(service_sql))
+        work[name] = (queries, len(got.data), service_sql)
+        if not floored:
+            continue
         floor.trace = []
-        body = request_body(kind, f"f{secrets.token_hex(3)}")
-        expected = floor_client.open(path, method="GET" if body is None else "POST", json=body, headers=headers)
+        body = request_body(kind, f"f{run}")
+        expected = floor_client.open(path, method="GET" if body is None else "POST", json=body,
+                                     headers=service.headers)
         floor_sql, floor.trace = floor.trace, None
-        assert got.status_code == expected.status_code and got.status_code < 300, (name, got.status_code,
-                                                                                    expected.status_code)
+        assert got.status_code == expected.status_code, (name, got.status_code, expected.status_code)
         if [sql for sql, _ in service_sql] != [sql for sql, _ in floor_sql]:
             raise AssertionError(f"{name}: the floor's statements differ from the service's:\n"
                                  + "\n".join(sql for sql, _ in service_sql) + "\n--- floor:\n"
@@ -247,11 +505,9 @@ def check_same_work(env, token):
             assert got.data == expected.data, f"{name}: response bytes differ"
         else:
             assert list(json.loads(got.data)) == list(json.loads(expected.data)), f"{name}: keys differ"
-        queries = int(re.search(r'desc="(\d+) queries"', got.headers["Server-Timing"]).group(1))
-        assert queries == len(service_sql) == len(floor_sql)
-        work[name] = (queries, len(got.data), service_sql)
-    db.close()
-    db.obj.close_all()
+            if kind == "unmembers":  # each side removed the 1,000 it had added
+                assert json.loads(expected.data)["memberCount"] == json.loads(got.data)["memberCount"] - 1000
+    service.disconnect()
     return work
 
 
@@ -260,7 +516,7 @@ def check_same_work(env, token):
 def explain(url, work):
     """The D2 page statement (the last one of each D2 scenario) under EXPLAIN ANALYZE, and
     the same statement for page 10,000 (rows 499,951–500,000 of 1M)."""
-    conn = psycopg2.connect(url)
+    conn = psycopg2.connect(url, options="-c jit=off")  # as the service's connections
     conn.autocommit = True
     plans = {}
     with conn.cursor() as cur:
@@ -268,16 +524,33 @@ def explain(url, work):
         sql, params = work["D2-1M"][2][-1]
         cases.append(("D2-1M-p10000", sql, [*params[:-1], 499_950]))
         for name, sql, params in cases:
-            statement = cur.mogrify(sql, params).decode()
-            for _ in range(3):  # warm: the numbers kept are those of the last run
-                cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement)
-                lines = [row[0] for row in cur.fetchall()]
-            text = "\n".join(lines)
-            plans[name] = {
-                "plan": text,
-                "planning_ms": float(re.search(r"Planning Time: ([\d.]+)", text).group(1)),
-                "execution_ms": float(re.search(r"Execution Time: ([\d.]+)", text).group(1)),
-            }
+            plans[name] = explained(cur, sql, params)
+    conn.close()
+    return plans
+
+
+def explained(cur, sql, params, runs=3):
+    """EXPLAIN (ANALYZE, BUFFERS) of a statement with its parameters inlined, `runs` times (warm:
+    the numbers kept are those of the last run)."""
+    statement = cur.mogrify(sql, params).decode()
+    for _ in range(runs):
+        cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement)
+        lines = [row[0] for row in cur.fetchall()]
+    text = "\n".join(lines)
+    buffers = re.search(r"Buffers: shared((?: \w+=\d+)+)", text)  # the top node's: the whole statement's
+    return {"plan": text, "planning_ms": float(re.search(r"Planning Time: ([\d.]+)", text).group(1)),
+            "execution_ms": float(re.search(r"Execution Time: ([\d.]+)", text).group(1)),
+            "buffers": sum(int(n) for n in re.findall(r"=(\d+)", buffers.group(1))) if buffers else 0}
+
+
+def explain_versions(url, work):
+    """The statement that reads the members of V3 (version 1), of D3 (`versioned` now) and of
+    V4's changes (1 → 2, 1 → current), under EXPLAIN ANALYZE: the last statement of each."""
+    conn = psycopg2.connect(url, options="-c jit=off")  # as the service's connections
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        plans = {name: explained(cur, *work[name][2][-1], runs=2 if name.startswith(("V3", "D3")) else 3)
+                 for name in ("V3-v1", "D3-versioned", "V4-1-2", "V4-1-current") if name in work}
     conn.close()
     return plans
 
@@ -308,7 +581,7 @@ def versions(url):
 
 
 def ms(value):
-    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+    return f"{value:,.0f}" if value >= 1000 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
 
 SCAN = re.compile(r"(?:Parallel )?(?:Index Only Scan|Index Scan|Bitmap Index Scan|Bitmap Heap Scan|Seq Scan)"
@@ -323,6 +596,247 @@ def scans(plan):
 def heap_fetches(plan):
     found = [int(n) for n in re.findall(r"Heap Fetches: (\d+)", plan)]
     return f"{sum(found):,}" if found else "–"
+
+
+def worker_models_section(ctx):
+    models, chosen = ctx["models"], ctx["chosen"]
+    lines = [
+        "## Worker model and pool size",
+        "",
+        f"All models served the service side by side (one measured at a time), same load "
+        f"({ctx['connections']} connections); per scenario, after a 1 s warm-up of each, every model ran "
+        f"{ctx['model_seconds']} s in turn, then again in reverse order. Requests/s over both runs, and p99:",
+        "",
+        "| model | " + " | ".join(MODEL_SCENARIOS) + " | geometric mean |",
+        "|---|" + "---:|" * (len(MODEL_SCENARIOS) + 1),
+    ]
+    for label, score, per, _ in models:
+        lines.append(f"| {label}{' **(chosen)**' if label == chosen[0] else ''} | "
+                     + " | ".join(f"{per[n]['rps']:,.0f} (p99 {ms(per[n]['p99_ms'])} ms)" for n in MODEL_SCENARIOS)
+                     + f" | {score:,.0f} |")
+    best = max(score for _, score, _, _ in models)
+    close = [(label, 1 - score / best) for label, score, _, _ in models if score >= 0.95 * best]
+    drift = max(spread for _, _, _, spread in models)
+    widest = max(gap for _, gap in close)
+    lines += [
+        "",
+        "The model with the best geometric mean of requests/s is used for the whole run, for the "
+        "service and the floor alike. "
+        f"The two runs of one model on one scenario differed by up to {drift:.1%}. "
+        + (f"Within 5% of the best: {', '.join(f'**{label}**' for label, _ in close)}, at most {widest:.1%} "
+           + ("apart: within that drift." if widest <= drift else "apart: more than that drift.")
+           if len(close) > 1 else ""),
+        "",
+    ]
+    return lines
+
+
+def kb(n):
+    return f"{n / 1024:,.1f} KiB" if n >= 10_240 else f"{n:,.0f} B"
+
+
+def versions_section(ctx):
+    """## Versions: V1, V3 beside D3, V4, what a version and a member change occupy, and the
+    figures of the previous run beside this one's."""
+    sizes, found, results = ctx["sizes"], ctx["versions"], ctx["results"]
+    members = sizes["collections"] * sizes["versioned_members"]
+    lines = [
+        "## Versions",
+        "",
+        f"Dataset `versioned` (project `versions`, of its own): {sizes['collections']} collections × "
+        f"{sizes['versioned_members']:,} members ({members:,}). Made in the run's setup through the API: version 1 "
+        f"(V1), then one C5 on `part-01` removing {VERSION_CHANGED} of its members and adding {VERSION_CHANGED} new "
+        f"ones, then version 2 (V1); V4 1 → 2 was checked to list exactly that change. The check that the floor "
+        "does the same work made version 3, and the V1 scenario adds a version per request. How to read this section: "
+        "[bench/README.md](README.md#versions).",
+        "",
+        "| scenario | queries | response bytes | load | service req/s | service p50 / p99 ms | floor req/s | "
+        "floor p50 / p99 ms | service/floor |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, title, *_ in VERSION_SCENARIOS:
+        if name not in found:
+            continue
+        r = found[name]
+        sv, fl = r["service"], r["floor"]
+        floor_cells = (f"{fl['rps']:,.1f} | {ms(fl['p50_ms'])} / {ms(fl['p99_ms'])} | **{sv['rps'] / fl['rps']:.2f}**"
+                       if fl else "– | – | –")
+        lines.append(f"| {title} | {r['queries']} | {r['bytes']:,} | {r['connections']} conn., {r['seconds']} s runs | "
+                     f"{sv['rps']:,.1f} | {ms(sv['p50_ms'])} / {ms(sv['p99_ms'])} | {floor_cells} |")
+    lines += ["", "Measured as the scenarios beside the floor are (a warm-up, then rounds of service, floor, floor, "
+              "service), with the load of the column; where there is no floor, the service alone, two runs a round.",
+              ""]
+
+    # V1
+    v1 = ctx["one_v1"]
+    inserted = {table: v1[table][0] for table in v1}
+    counted = {table: v1[table][2] for table in v1}
+    expected = {"version": 1, "version_collection": sizes["collections"], "member": 0}
+    stats_seen = inserted["version"] > 0
+    source = inserted if stats_seen else counted
+    ok = all(counted[table] == n and (not stats_seen or inserted[table] == n) for table, n in expected.items())
+    lines += [
+        "### V1: what freezing writes",
+        "",
+        f"Around the V1 that made version 1 ({members:,} members), with nothing else running: the rows each table "
+        "gained (counted before and after) and PostgreSQL's counts of rows inserted and updated "
+        "(`pg_stat_user_tables` `n_tup_ins`, `n_tup_upd`, read after `pg_stat_clear_snapshot()`, once the "
+        "service's connection had closed and reported them).",
+        "",
+        "| table | rows inserted | rows updated | rows gained |",
+        "|---|---:|---:|---:|",
+    ]
+    for table, (ins, upd, added) in v1.items():
+        lines.append(f"| `{table}` | {ins:,} | {upd:,} | {added:+,} |")
+    v1_p50 = found["V1"]["service"]["p50_ms"] if "V1" in found else None
+    lines += [
+        "",
+        f"{'✔' if ok else '✘'} One V1 of {members:,} members writes {source['version']} `version` row, "
+        f"{source['version_collection']} `version_collection` rows (one per collection) and {source['member']} "
+        f"`member` rows (expected: 1, {sizes['collections']}, 0)"
+        + ("" if stats_seen else "; PostgreSQL had not reported its counts within 10 s: from the rows counted")
+        + ". It also updates the dataset's row (its count of versions), and locks the collections' rows "
+        "(FOR SHARE) without writing them."
+        + (f" V1's p50: **{ms(v1_p50)} ms** (one connection: a dataset's freezes queue on its row)."
+           if v1_p50 is not None else ""),
+        "",
+    ]
+
+    # V3 beside D3
+    timings, plans = ctx["timings"], ctx["version_plans"]
+    if "V3-v1" in found and "D3-versioned" in found:
+        v3, d3 = found["V3-v1"], found["D3-versioned"]
+        slower = d3["service"]["rps"] / v3["service"]["rps"]
+        lines += [
+            "### V3 (a version) beside D3 (the dataset now)",
+            "",
+            f"V3 of version 1 and D3 of `versioned` answer the same {members:,} members (D3 with the "
+            f"{VERSION_CHANGED} replaced ones): V3 reads each collection's members at the change the version "
+            "recorded, from the membership history; D3 the current ones.",
+            "",
+            "| | V3 version 1 | D3 now | V3 ÷ D3 |",
+            "|---|---:|---:|---:|",
+            f"| service: time per request (1 / req/s) | {ms(1000 / v3['service']['rps'])} ms | "
+            f"{ms(1000 / d3['service']['rps'])} ms | **{slower:.2f}** {'✔' if slower <= V3_BOUND else '✘'} |",
+            f"| service p50 | {ms(v3['service']['p50_ms'])} ms | {ms(d3['service']['p50_ms'])} ms | "
+            f"{v3['service']['p50_ms'] / d3['service']['p50_ms']:.2f} |",
+            f"| floor: time per request | {ms(1000 / v3['floor']['rps'])} ms | {ms(1000 / d3['floor']['rps'])} ms | "
+            f"{d3['floor']['rps'] / v3['floor']['rps']:.2f} |",
+        ]
+        if "V3-v1" in timings and "D3-versioned" in timings:
+            tv, td = timings["V3-v1"], timings["D3-versioned"]
+            lines.append(f"| database time (Server-Timing, median of {tv['count']} one at a time) | "
+                         f"{ms(tv['db_ms'])} ms | {ms(td['db_ms'])} ms | {tv['db_ms'] / td['db_ms']:.2f} |")
+        if "V3-v1" in plans and "D3-versioned" in plans:
+            pv, pd = plans["V3-v1"], plans["D3-versioned"]
+            lines.append(f"| the members' statement, EXPLAIN ANALYZE | {ms(pv['execution_ms'])} ms, "
+                         f"{pv['buffers']:,} buffers | {ms(pd['execution_ms'])} ms, {pd['buffers']:,} buffers | "
+                         f"{pv['execution_ms'] / pd['execution_ms']:.2f} |")
+        lines += [
+            "",
+            f"Target: V3 within {V3_BOUND}× D3's time per request: "
+            + (f"✔ ({slower:.2f}×)." if slower <= V3_BOUND else f"✘ ({slower:.2f}×)."),
+            "",
+        ]
+        if "V3-v1" in plans and "D3-versioned" in plans:
+            lines += [f"Scans: V3 {'; '.join(scans(plans['V3-v1']['plan']))}. D3 "
+                      f"{'; '.join(scans(plans['D3-versioned']['plan']))}.", ""]
+
+    # V4
+    v4 = [name for name in ("V4-1-2", "V4-1-current") if name in found or name in timings]
+    if v4:
+        lines += [
+            "### V4: a diff",
+            "",
+            f"Between version 1 and version 2, and between version 1 and the dataset now: {VERSION_CHANGED} members "
+            f"removed and {VERSION_CHANGED} added in one of {sizes['collections']} collections of "
+            f"{sizes['versioned_members']:,}. Database time: the service's own Server-Timing `db` (all its "
+            "statements), requests one at a time on the idle server.",
+            "",
+            f"| diff | p50 / p99 under load ms | database time, median (max) ms | target < {V4_DB_MS_BOUND} ms | "
+            "changes statement: EXPLAIN ANALYZE ms, buffers |",
+            "|---|---:|---:|---|---:|",
+        ]
+        for name in v4:
+            r, t, plan = found.get(name), timings.get(name), plans.get(name)
+            label = "1 → 2" if name == "V4-1-2" else "1 → current"
+            load = f"{ms(r['service']['p50_ms'])} / {ms(r['service']['p99_ms'])}" if r else "–"
+            db = f"{ms(t['db_ms'])} ({ms(t['db_max_ms'])}), {t['count']} requests" if t else "–"
+            verdict = ("✔" if t["db_ms"] < V4_DB_MS_BOUND else "✘") if t else "–"
+            explained_cell = f"{ms(plan['execution_ms'])}, {plan['buffers']:,}" if plan else "–"
+            lines.append(f"| {label} | {load} | {db} | {verdict} | {explained_cell} |")
+        if "V4-1-2" in plans:
+            lines += ["", f"Scans of the changes statement (1 → 2): {'; '.join(scans(plans['V4-1-2']['plan']))}."]
+        lines.append("")
+
+    # storage
+    st = ctx["stored"]
+    version_rows = st["version_row"] + st["version_collection_rows"]
+    version_disk = st["version_disk"]["total"] + st["version_collection_disk"]["total"]
+    version_indexes = st["version_disk"]["indexes"] + st["version_collection_disk"]["indexes"]
+    thousand = 1000
+    lines += [
+        "### Storage",
+        "",
+        "Row data: `pg_column_size` of the rows (tuple header included). On disk: "
+        f"{st['copies']:,} copies of the rows in empty temporary tables with the same columns and indexes "
+        "(`LIKE … INCLUDING ALL`), `pg_total_relation_size` less the empty tables', divided by the copies "
+        "(pages, line pointers, alignment and index entries included), in a transaction rolled back.",
+        "",
+        "| what | rows | row data | on disk, with indexes | of which indexes |",
+        "|---|---:|---:|---:|---:|",
+        f"| a version: its `version` row | 1 | {kb(st['version_row'])} | {kb(st['version_disk']['total'])} | "
+        f"{kb(st['version_disk']['indexes'])} |",
+        f"| a version: its `version_collection` rows | {st['collections']} | {kb(st['version_collection_rows'])} | "
+        f"{kb(st['version_collection_disk']['total'])} | {kb(st['version_collection_disk']['indexes'])} |",
+        f"| **a version of {members:,} members** | {st['collections'] + 1} | {kb(version_rows)} | "
+        f"**{kb(version_disk)}** | {kb(version_indexes)} |",
+        f"| {thousand:,} members added (new rows) | {thousand:,} | {kb(st['member_row'] * thousand)} | "
+        f"{kb(st['member_disk']['total'] * thousand)} | {kb(st['member_disk']['indexes'] * thousand)} |",
+        f"| {thousand:,} members removed (their rows kept, `removed_seq` set) | {thousand:,} | "
+        f"{kb(st['member_row'] * thousand)} | {kb(st['removed_disk']['total'] * thousand)} | "
+        f"{kb(st['removed_disk']['indexes'] * thousand)} |",
+        "",
+    ]
+    grown = ctx["version_sizes"]
+    if grown.get("after") and grown["after"][0] > grown["before"][0]:
+        made = grown["after"][0] - grown["before"][0]
+        lines += [f"Measured on the tables themselves: the V1 scenario made {made:,} versions, and `version` with "
+                  f"`version_collection` (indexes included) grew by {kb(grown['after'][1] - grown['before'][1])}: "
+                  f"{kb((grown['after'][1] - grown['before'][1]) / made)} per version.", ""]
+    lines += [
+        f"A version costs in proportion to the collections ({st['collections'] + 1} rows), nothing per member. "
+        f"A removed member's row stays as long as a version may need it (`flask --app wsgi compact-history` "
+        f"deletes those none needs): here {st['history_rows']} rows of `versioned` are history. Before schema "
+        "version 4, a removal deleted the row, and a version did not exist.",
+        "",
+    ]
+
+    # before → now
+    rows = [(name, label) for name, label in (("D2-10k", "D2 first page, 10k project"),
+                                              ("D3-1k", "D3, 1,000 members"),
+                                              ("C5", "C5, add 1,000 members")) if name in results]
+    if rows:
+        lines += [
+            "### Before → now",
+            "",
+            f"The previous full run ({PREVIOUS_RUN}: schema version 3, removed members deleted, no versions) "
+            f"beside this one; `member` now also holds the {members:,} rows of `versioned` and "
+            f"the history; this run's worker model: {ctx['chosen'][0]}. Absolute figures drift between runs on this "
+            f"shared machine (load average before this run: {ctx['machine']['load']}): read the service/floor ratio "
+            "first.",
+            "",
+            "| scenario | req/s before → now | service/floor before → now | p50 ms before → now |",
+            "|---|---:|---:|---:|",
+        ]
+        for name, label in rows:
+            rps, ratio, p50 = PREVIOUS[name]
+            now = results[name]
+            lines.append(f"| {label} | {rps:,} → {now['service']['rps']:,.0f} | {ratio:.2f} → "
+                         f"{now['service']['rps'] / now['floor']['rps']:.2f} | {ms(p50)} → "
+                         f"{ms(now['service']['p50_ms'])} |")
+        lines.append("")
+    return lines
 
 
 def write_report(out, ctx):
@@ -344,8 +858,10 @@ def write_report(out, ctx):
         f"- Data: {ctx['sizes']['small']:,} datasets in project `small`, {ctx['sizes']['large']:,} in `large`; "
         f"{ctx['sizes']['collections']} collections × {ctx['sizes']['big_members']:,} members in the large "
         f"D3 dataset, {ctx['sizes']['collections']} × {ctx['sizes']['small_members']} in the small ones; "
-        f"{ctx['members']:,} member rows. " + (f"Seeded in {ctx['seed_seconds']:.0f} s." if ctx['seed_seconds'] else
-                                              "Seeded by an earlier run (`--reuse-db`)."),
+        f"{ctx['sizes']['collections']} × {ctx['sizes']['versioned_members']:,} in dataset `versioned` of project "
+        f"`versions` (the versions scenarios); {ctx['members']:,} member rows. "
+        + (f"Seeded in {ctx['seed_seconds']:.0f} s." if ctx['seed_seconds'] else
+           "Seeded by an earlier run (`--reuse-db`)."),
         "",
         "## Load",
         "",
@@ -359,7 +875,8 @@ def write_report(out, ctx):
         "above were 0 in every run (a run stops at the first one that is not).",
         "",
         f"Worker model: **{chosen[0]}** (`--worker-class {chosen[1]} --workers {chosen[2]} --threads {chosen[3]}`, "
-        f"`DB_POOL_SIZE={chosen[4]}`), chosen by the measurement further down.",
+        f"`DB_POOL_SIZE={chosen[4]}`), "
+        + ("chosen by the measurement further down." if models else "given with `--model` (not measured)."),
         "",
         "## Service beside the floor",
         "",
@@ -409,6 +926,7 @@ def write_report(out, ctx):
         f"{p1['rps']:,.0f} for the first page ({p1['rps'] / p1000['rps']:.1f}× the time per request, "
         f"p50 {ms(p1000['p50_ms'])} ms against {ms(p1['p50_ms'])} ms).",
         "",
+        *versions_section(ctx),
         "## EXPLAIN ANALYZE of the D2 page statement",
         "",
         "The statement the service sends for D2's page and total (one statement; captured from the "
@@ -454,36 +972,9 @@ def write_report(out, ctx):
     ]
     for name in ("D2-10k", "D2-1M", "D2-1M-p1000", "D2-1M-p10000", "D2-1M-tag"):
         lines += [f"{labels[name]}:", "", "```", plans[name]["plan"], "```", ""]
-    lines += [
-        "</details>",
-        "",
-        "## Worker model and pool size",
-        "",
-        f"All models served the service side by side (one measured at a time), same load "
-        f"({ctx['connections']} connections); per scenario, after a 1 s warm-up of each, every model ran "
-        f"{ctx['model_seconds']} s in turn, then again in reverse order. Requests/s over both runs, and p99:",
-        "",
-        "| model | " + " | ".join(MODEL_SCENARIOS) + " | geometric mean |",
-        "|---|" + "---:|" * (len(MODEL_SCENARIOS) + 1),
-    ]
-    for label, score, per, _ in models:
-        lines.append(f"| {label}{' **(chosen)**' if label == chosen[0] else ''} | "
-                     + " | ".join(f"{per[n]['rps']:,.0f} (p99 {ms(per[n]['p99_ms'])} ms)" for n in MODEL_SCENARIOS)
-                     + f" | {score:,.0f} |")
-    best = max(score for _, score, _, _ in models)
-    close = [(label, 1 - score / best) for label, score, _, _ in models if score >= 0.95 * best]
-    drift = max(spread for _, _, _, spread in models)
-    widest = max(gap for _, gap in close)
-    lines += [
-        "",
-        "The model with the best geometric mean of requests/s is used for the whole run, for the "
-        "service and the floor alike. "
-        f"The two runs of one model on one scenario differed by up to {drift:.1%}. "
-        + (f"Within 5% of the best: {', '.join(f'**{label}**' for label, _ in close)}, at most {widest:.1%} "
-           + ("apart: within that drift." if widest <= drift else "apart: more than that drift.")
-           if len(close) > 1 else ""),
-        "",
-    ]
+    lines += ["</details>", ""]
+    if models:
+        lines += worker_models_section(ctx)
     cache = ctx["sql_cache"]
     if cache:
         lines += [
@@ -522,6 +1013,8 @@ def main():
     parser.add_argument("--model", help="use this worker model (label from MODELS) instead of measuring")
     parser.add_argument("--only", help="comma-separated scenario names, or sql-cache for the cached/uncached "
                                        "comparison (results.md not written)")
+    parser.add_argument("--report", metavar="PATH", help="also write the report to PATH, whatever the run "
+                                                          "(not with --only; never bench/results.md)")
     args = parser.parse_args()
     sizes = SIZES["quick" if args.quick else "full"]
     seconds = 1 if args.quick else args.seconds
@@ -541,6 +1034,7 @@ def main():
     if args.reuse_db and seeded(args.admin_url, args.database, sizes):
         log(f"reusing the seeded database {args.database}")
         reset_writes(url)
+        reset_versions(url, sizes)
     else:
         log(f"seeding {args.database}: {sizes}")
         seed_seconds = seed_database(args.admin_url, args.database, sizes, env)
@@ -549,11 +1043,26 @@ def main():
     token = subprocess.run([str(BIN / "flask"), "--app", "wsgi", "mint-token", "bench", "-n", "*",
                             "--expires-in", "86400"], cwd=ROOT, env=env, check=True, capture_output=True,
                            text=True).stdout.strip()
-    work = check_same_work(env, token)
+    in_process = InProcess(env, token)
+    one_v1 = make_versions(in_process, url, sizes)
+    log("versions 1 and 2 of `versioned` made through the API; one V1 of {:,} members: ".format(
+        sizes["collections"] * sizes["versioned_members"]) + ", ".join(
+        f"{table} +{inserted} inserted, {updated} updated ({added:+} rows)"
+        for table, (inserted, updated, added) in one_v1.items()))
+    work = check_same_work(in_process)
     log("the floor sends the same statements and writes the same bytes")
     plans = explain(url, work)
     for name, plan in plans.items():
         log(f"EXPLAIN {name}: planning {plan['planning_ms']:.2f} ms, execution {plan['execution_ms']:.2f} ms")
+    version_plans = explain_versions(url, work)
+    for name, plan in version_plans.items():
+        log(f"EXPLAIN {name}: execution {plan['execution_ms']:.2f} ms, {plan['buffers']:,} buffers, "
+            + "; ".join(scans(plan["plan"])))
+    stored = storage(url)
+    log(f"storage: version row {stored['version_row']} B + {stored['collections']} version_collection rows "
+        f"{stored['version_collection_rows']} B; on disk per version "
+        f"{stored['version_disk']['total'] + stored['version_collection_disk']['total']:,.0f} B; per member row "
+        f"{stored['member_disk']['total']:.0f} B current, {stored['removed_disk']['total']:.0f} B removed")
 
     scenarios = {s[0]: s for s in SCENARIOS}
     models = []
@@ -603,6 +1112,35 @@ def main():
             log(f"{name}: service {r['service']['rps']:.0f} req/s, floor {r['floor']['rps']:.0f} req/s, "
                 f"ratio {r['service']['rps'] / r['floor']['rps']:.2f}; p50 {r['service']['p50_ms']:.2f} / "
                 f"{r['floor']['p50_ms']:.2f} ms")
+        version_results, version_sizes, timings = {}, {}, {}
+        for name, title, kind, path, floored, connections, least in VERSION_SCENARIOS:
+            if only and name not in only:
+                continue
+            connections = connections or args.connections
+            run_seconds = seconds if args.quick else max(seconds, least)
+            tag = f"{name}-{secrets.token_hex(2)}"
+            if name == "V1":
+                version_sizes["before"] = relation_sizes(url)
+            if floored:
+                r = measure(service, floor, (name, title, kind, path), token, run_seconds, rounds, connections, tag)
+            else:
+                r = measure_alone(service, (name, title, kind, path), token, run_seconds, rounds, connections, tag)
+            if name == "V1":
+                version_sizes["after"] = relation_sizes(url)
+            r["queries"], r["bytes"], r["connections"], r["seconds"] = (*work[name][:2], connections, run_seconds)
+            version_results[name] = r
+            log(f"{name}: service {r['service']['rps']:.1f} req/s, p50 {r['service']['p50_ms']:.2f} ms"
+                + (f"; floor {r['floor']['rps']:.1f} req/s, p50 {r['floor']['p50_ms']:.2f} ms, ratio "
+                   f"{r['service']['rps'] / r['floor']['rps']:.2f}" if floored else "")
+                + f" ({connections} connection{'s' if connections > 1 else ''}, {run_seconds} s runs)")
+        for name, count in TIMING_SAMPLES.items():
+            if only and name not in only:
+                continue
+            path = next(s[3] for s in VERSION_SCENARIOS if s[0] == name)
+            timings[name] = server_timings(service, path, token, count)
+            log(f"{name}: Server-Timing over {count} requests one at a time: db median "
+                f"{timings[name]['db_ms']:.2f} ms (max {timings[name]['db_max_ms']:.2f}), "
+                f"{timings[name]['queries']} queries; response median {timings[name]['wall_ms']:.1f} ms")
         sql_cache = {}
         if not only or "sql-cache" in only:
             with gunicorn_server("service", chosen, {**env, "SQL_CACHE": "false"}, log_dir, "uncached") as uncached:
@@ -613,16 +1151,25 @@ def main():
                     log(f"{name}: cached {r['service']['rps']:.0f} req/s, uncached {r['floor']['rps']:.0f} req/s, "
                         f"ratio {r['service']['rps'] / r['floor']['rps']:.2f}")
     log(f"done in {time.monotonic() - started:.0f} s")
+    pg, wrk_version, packages = versions(url)
+    ctx = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": host, "pg": pg,
+           "wrk": wrk_version, "packages": packages, "sizes": sizes, "members": members,
+           "seed_seconds": seed_seconds, "connections": args.connections, "seconds": seconds, "rounds": rounds,
+           "model_seconds": model_seconds, "results": results, "models": models, "chosen": chosen, "plans": plans,
+           "sql_cache": sql_cache, "versions": version_results, "one_v1": one_v1, "stored": stored,
+           "version_sizes": version_sizes, "timings": timings, "version_plans": version_plans}
+    if args.report and only:
+        log("--report: no report with --only (its tables need every scenario)")
+    if args.report and not only:
+        out = Path(args.report).resolve()
+        if out == (BENCH / "results.md").resolve():
+            raise SystemExit("--report: bench/results.md is written by a full run only")
+        write_report(out, ctx)
+        log(f"wrote {out}")
     if args.quick or only or args.model:
         log("results.md not written (--quick, --only or --model)")
         return
-    pg, wrk_version, packages = versions(url)
-    write_report(BENCH / "results.md", {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": host, "pg": pg,
-        "wrk": wrk_version, "packages": packages, "sizes": sizes, "members": members,
-        "seed_seconds": seed_seconds, "connections": args.connections, "seconds": seconds, "rounds": rounds,
-        "model_seconds": model_seconds, "results": results, "models": models, "chosen": chosen, "plans": plans,
-        "sql_cache": sql_cache})
+    write_report(BENCH / "results.md", ctx)
     log(f"wrote {BENCH / 'results.md'}")
 
 

@@ -6,8 +6,8 @@ Server-Timing and X-Request-ID headers.
 
 It verifies the bearer token (HS256, `sub`, `exp` and a `namespaces` list), checks the
 bodies it takes with plain Python, and keeps at most DB_POOL_SIZE open connections per
-process, as the service does, with the same session settings. It serves only D1, D2, D3
-and C5 and is not a product: any other path is a 404.
+process, as the service does, with the same session settings. It serves only D1, D2, D3,
+C5 and V3 and is not a product: any other path is a 404.
 
     gunicorn bench.floor:app    (from the repository root; DATABASE_URL, JWT_SECRET_KEY as for the service)
 """
@@ -33,7 +33,8 @@ PROJECT = ('SELECT "t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."delete
            '"t1"."slug", "t1"."name", "t1"."description", "t1"."dataset_count" FROM "project" AS "t1" '
            'WHERE ((("t1"."namespace_id" = %s) AND ("t1"."slug" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
 _DATASET_COLUMNS = ('"t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."namespace_id", '
-                    '"t1"."project_id", "t1"."name", "t1"."description", "t1"."tags", "t1"."metadata"')
+                    '"t1"."project_id", "t1"."name", "t1"."description", "t1"."tags", "t1"."metadata", '
+                    '"t1"."version_count"')
 _LIVE_DATASETS = ('(("t1"."namespace_id" = %s) AND ("t1"."project_id" = %s)) AND ("t1"."deleted_at" IS NULL)')
 _PAGE = ('SELECT ' + _DATASET_COLUMNS + ', "counted"."total" FROM ({count}) AS "counted" '
          'LEFT OUTER JOIN "dataset" AS "t1" ON ("t1"."id" IN (SELECT "t1"."id" FROM "dataset" AS "t1" '
@@ -47,37 +48,61 @@ DATASET_PAGE_TAGGED = _PAGE.format(count='SELECT COUNT(*) AS "total" FROM "datas
                                    where=_TAGGED)
 DATASET = ('SELECT ' + _DATASET_COLUMNS + ' FROM "dataset" AS "t1" WHERE (((("t1"."namespace_id" = %s) AND '
            '("t1"."project_id" = %s)) AND ("t1"."name" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
+# D3's current members: the rows not removed (schema version 4 keeps removed rows for versions).
 DATASET_COLLECTIONS = (
     'SELECT "t1"."id", "t1"."name", ARRAY (SELECT "t2"."node_id" FROM "member" AS "t2" WHERE '
-    '(("t2"."namespace_id" = "t1"."namespace_id") AND ("t2"."collection_id" = "t1"."id")) ORDER BY "t2"."position") '
+    '((("t2"."namespace_id" = "t1"."namespace_id") AND ("t2"."collection_id" = "t1"."id")) '
+    'AND ("t2"."removed_seq" IS NULL)) ORDER BY "t2"."position") '
     'AS "members" FROM "collection" AS "t1" WHERE ((("t1"."namespace_id" = %s) AND ("t1"."dataset_id" = %s)) '
     'AND ("t1"."deleted_at" IS NULL)) ORDER BY "t1"."created_at", "t1"."id"')
 INSERT_DATASET = ('INSERT INTO "dataset" ("id", "created_at", "updated_at", "namespace_id", "project_id", "name", '
-                  '"description", "tags", "metadata") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) '
-                  'RETURNING "dataset"."id"')
+                  '"description", "tags", "metadata", "version_count") '
+                  'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING "dataset"."id"')
 COLLECTION_FOR_UPDATE = (
     'SELECT "t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."namespace_id", '
     '"t1"."project_id", "t1"."dataset_id", "t1"."member_count", "t1"."member_seq", "t1"."name", '
-    '"t2"."name" AS "dataset_name" FROM "collection" AS "t1" LEFT OUTER JOIN "dataset" AS "t2" '
+    '"t1"."change_seq", "t2"."name" AS "dataset_name" FROM "collection" AS "t1" LEFT OUTER JOIN "dataset" AS "t2" '
     'ON ("t1"."dataset_id" = "t2"."id") WHERE (((("t1"."namespace_id" = %s) AND ("t1"."project_id" = %s)) '
     'AND ("t1"."name" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s FOR UPDATE OF "t1"')
-INSERT_MEMBERS = ('INSERT INTO "member" (namespace_id, collection_id, node_id, position) '
-                  'SELECT %s, %s, t.node_id, %s + t.ord - 1 FROM unnest(%s::text[]) WITH ORDINALITY '
+# C5: members added as the collection's change `change_seq + 1`; removed ones stay, marked with
+# the change that removed them; the collection's change count goes up by one in the last statement.
+INSERT_MEMBERS = ('INSERT INTO "member" (namespace_id, collection_id, node_id, position, added_seq) '
+                  'SELECT %s, %s, t.node_id, %s + t.ord - 1, %s FROM unnest(%s::text[]) WITH ORDINALITY '
                   'AS t(node_id, ord) ON CONFLICT DO NOTHING')
-DELETE_MEMBERS = ('DELETE FROM "member" WHERE ((("member"."namespace_id" = %s) AND ("member"."collection_id" = %s)) '
-                  'AND ("member"."node_id" IN ({})))')
+REMOVE_MEMBERS = ('UPDATE "member" SET "removed_seq" = %s WHERE (((("member"."namespace_id" = %s) AND '
+                  '("member"."collection_id" = %s)) AND "member"."node_id" = ANY(%s::text[])) AND '
+                  '("member"."removed_seq" IS NULL))')
 UPDATE_COLLECTION = (
     'UPDATE "collection" SET "updated_at" = %s, "member_count" = (("collection"."member_count" + %s) - %s), '
-    '"member_seq" = ("collection"."member_seq" + %s) WHERE ("collection"."id" = %s) RETURNING "collection"."id", '
+    '"member_seq" = ("collection"."member_seq" + %s), "change_seq" = ("collection"."change_seq" + %s) '
+    'WHERE ("collection"."id" = %s) RETURNING "collection"."id", '
     '"collection"."created_at", "collection"."updated_at", "collection"."deleted_at", "collection"."namespace_id", '
     '"collection"."project_id", "collection"."dataset_id", "collection"."member_count", "collection"."member_seq", '
-    '"collection"."name"')
+    '"collection"."name", "collection"."change_seq"')
+# V3: the version (its dataset looked up inside the statement), then its collections, each with
+# the members it had at the change the version recorded, in the order they were added.
+_VERSION_COLUMNS = ('"t1"."id", "t1"."namespace_id", "t1"."dataset_id", "t1"."number", "t1"."note", '
+                    '"t1"."created_at", "t1"."created_by", "t1"."collection_count", "t1"."member_count", '
+                    '"t1"."name", "t1"."description", "t1"."tags", "t1"."metadata", "t1"."project_id", '
+                    '"t1"."dataset_created_at", "t1"."dataset_updated_at"')
+VERSION = ('SELECT ' + _VERSION_COLUMNS + ' FROM "version" AS "t1" WHERE ((("t1"."namespace_id" = %s) AND '
+           '("t1"."dataset_id" = (SELECT "t2"."id" FROM "dataset" AS "t2" WHERE (((("t2"."namespace_id" = %s) AND '
+           '("t2"."project_id" = %s)) AND ("t2"."name" = %s)) AND ("t2"."deleted_at" IS NULL))))) AND '
+           '("t1"."number" = %s)) LIMIT %s')
+VERSION_COLLECTIONS = (
+    'SELECT "t1"."collection_id", "t1"."name", ARRAY (SELECT "t2"."node_id" FROM "member" AS "t2" WHERE '
+    '((("t2"."namespace_id" = "t1"."namespace_id") AND ("t2"."collection_id" = "t1"."collection_id")) AND '
+    '(("t2"."added_seq" <= "t1"."change_seq") AND (("t2"."removed_seq" IS NULL) OR '
+    '("t2"."removed_seq" > "t1"."change_seq")))) ORDER BY "t2"."added_seq", "t2"."position") AS "members" '
+    'FROM "version_collection" AS "t1" WHERE (("t1"."namespace_id" = %s) AND ("t1"."version_id" = %s)) '
+    'ORDER BY "t1"."created_at", "t1"."collection_id"')
 
 _PREFIX = r"^/namespaces/(?P<slug>[a-z0-9-]+)/projects/(?P<project>[a-z0-9-]+)"
 ROUTES = [
     ("GET", re.compile(_PREFIX + r"/datasets/?$"), "list_datasets"),
     ("POST", re.compile(_PREFIX + r"/datasets/?$"), "create_dataset"),
     ("GET", re.compile(_PREFIX + r"/datasets/(?P<name>[^/]+)$"), "get_dataset"),
+    ("GET", re.compile(_PREFIX + r"/datasets/(?P<name>[^/]+)/versions/(?P<number>[1-9][0-9]{0,8})$"), "get_version"),
     ("POST", re.compile(_PREFIX + r"/collections/(?P<name>[^/]+)/members$"), "change_members"),
 ]
 _BAD_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -221,7 +246,7 @@ def list_datasets(req, environ, scope, slug, project):
         rows = req.sql(DATASET_PAGE_TAGGED, tagged + tagged + (page_size, (page - 1) * page_size)).fetchall()
     else:
         rows = req.sql(DATASET_PAGE, (project[0],) + where + (page_size, (page - 1) * page_size)).fetchall()
-    total = rows[0][10]
+    total = rows[0][11]
     return 200, {"datasets": [_list_item(row) for row in rows if row[0] is not None], "page": page,
                  "pageSize": page_size, "total": total, "totalPages": math.ceil(total / page_size)}
 
@@ -236,6 +261,21 @@ def get_dataset(req, environ, scope, slug, project, name):
                               for collection_id, collection_name, members in req.sql(DATASET_COLLECTIONS,
                                                                                      (row[4], row[0]))]
     return 200, dataset
+
+
+def get_version(req, environ, scope, slug, project, name, number):
+    project = _project(req, scope, slug, project)
+    row = req.sql(VERSION, (project[4], project[4], project[0], name, int(number), 1)).fetchone()
+    if row is None:
+        raise Fail(404, "not_found", f"version {number} of dataset '{name}' not found")
+    collections = req.sql(VERSION_COLLECTIONS, (row[1], row[0])).fetchall()
+    dataset = {"id": row[2], "name": row[9], "description": row[10], "tags": row[11],
+               "createdAt": _timestamp(row[14]), "updatedAt": _timestamp(row[15]), "projectId": row[13],
+               "metadata": None if row[12] is None else json.loads(row[12]),
+               "collections": [{"id": collection_id, "name": collection_name, "members": members}
+                               for collection_id, collection_name, members in collections]}
+    return 200, {"number": row[3], "datasetId": row[2], "note": row[4], "createdAt": _timestamp(row[5]),
+                 "createdBy": row[6], "collectionCount": row[7], "memberCount": row[8], "dataset": dataset}
 
 
 def create_dataset(req, environ, scope, slug, project):
@@ -257,7 +297,7 @@ def create_dataset(req, environ, scope, slug, project):
     dataset_id, now = secrets.token_urlsafe(12), _now()
     try:
         req.sql(INSERT_DATASET, (dataset_id, now, now, project[4], project[0], name, description,
-                                 json.dumps(tags, ensure_ascii=False, separators=(",", ":")), metadata))
+                                 json.dumps(tags, ensure_ascii=False, separators=(",", ":")), metadata, 0))
     except psycopg2.IntegrityError:
         raise Fail(409, "conflict", f"dataset '{name}' already exists") from None
     return 201, _dataset((dataset_id, now, now, None, project[4], project[0], name, description, tags, metadata))
@@ -277,16 +317,16 @@ def change_members(req, environ, scope, slug, project, name):
         row = req.sql(COLLECTION_FOR_UPDATE, (project[4], project[0], name, 1)).fetchone()
         if row is None:
             raise Fail(404, "not_found", f"collection '{name}' not found")
-        added = req.sql(INSERT_MEMBERS, (row[4], row[0], row[8] + 1, add)).rowcount if add else 0
-        removed = req.sql(DELETE_MEMBERS.format(", ".join(["%s"] * len(remove))),
-                          (row[4], row[0], *remove)).rowcount if remove else 0
+        change = row[10] + 1
+        added = req.sql(INSERT_MEMBERS, (row[4], row[0], row[8] + 1, change, add)).rowcount if add else 0
+        removed = req.sql(REMOVE_MEMBERS, (change, row[4], row[0], remove)).rowcount if remove else 0
         if added or removed:
-            row = req.sql(UPDATE_COLLECTION, (_now(), added, removed, len(add), row[0])).fetchone() + row[10:]
+            row = req.sql(UPDATE_COLLECTION, (_now(), added, removed, len(add), 1, row[0])).fetchone() + row[11:]
         req.sql("COMMIT", counted=False)
     except BaseException:
         req.sql("ROLLBACK", counted=False)
         raise
-    return 200, _collection(row, row[10])
+    return 200, _collection(row, row[11])
 
 
 def _respond(start_response, status, body, req=None):

@@ -1,7 +1,8 @@
 -- wrk script: every request carries the bearer token; POST bodies are made per request.
 --   wrk -s bench/load.lua URL -- TOKEN KIND PATH RUN
 -- KIND: get (PATH as is), create (D1: a dataset of a new name), members (C5: add 1,000
--- new node IDs). RUN keeps the names of one run apart from every other run's.
+-- new node IDs), freeze (V1: the body {}, a new version each request). RUN keeps the names
+-- of one run apart from every other run's.
 -- At the end it prints one JSON line: requests, seconds, latency percentiles, errors.
 
 local counter = 0
@@ -42,6 +43,8 @@ function request()
     return wrk.format(nil, path, nil, body)
   elseif kind == "members" then
     return wrk.format(nil, path, nil, members_body(counter))
+  elseif kind == "freeze" then
+    return wrk.format(nil, path, nil, "{}")
   end
   return wrk.format(nil, path)
 end

@@ -2,7 +2,14 @@
 -- %(small)s and %(large)s datasets in projects `small` and `large`; %(collections)s
 -- collections of %(big_members)s members in dataset-0000002 of `small` (the large D3), and
 -- of %(small_members)s members in dataset-0000001 of both projects (the small D3).
--- Project `writes` takes D1's creates and C5's additions (collection `inbox`).
+-- Project `writes` takes D1's creates and C5's additions (collection `inbox`). Project
+-- `versions` holds dataset `versioned`: %(collections)s collections of %(versioned_members)s
+-- members (the versions scenarios: V1, V3, V4, and D3 of the same content); bench.py freezes
+-- its versions through the API.
+--
+-- Schema version 4: every member row is one added at change 0 (added_seq 0) and not removed
+-- (removed_seq null); no collection has changed yet (change_seq 0), no dataset has a version
+-- (version_count 0).
 --
 -- Rows are written set-wise with generate_series. Triggers (the kept dataset count) and
 -- foreign-key checks are off for this session only; the kept counts are set below from
@@ -15,10 +22,12 @@ VALUES ('ns-bench', '2026-01-01', '2026-01-01', 'bench', 'Benchmark');
 INSERT INTO project (id, created_at, updated_at, namespace_id, slug, name, description, dataset_count)
 VALUES ('p-small', '2026-01-01', '2026-01-01', 'ns-bench', 'small', 'Small', NULL, 0),
        ('p-large', '2026-01-01', '2026-01-01', 'ns-bench', 'large', 'Large', 'A million datasets', 0),
-       ('p-writes', '2026-01-01', '2026-01-01', 'ns-bench', 'writes', 'Writes', NULL, 0);
+       ('p-writes', '2026-01-01', '2026-01-01', 'ns-bench', 'writes', 'Writes', NULL, 0),
+       ('p-versions', '2026-01-01', '2026-01-01', 'ns-bench', 'versions', 'Versions', NULL, 0);
 
 -- Tags: two common ones (1 in 10 and 1 in 100) and `rare` on 1 dataset in 1,000.
-INSERT INTO dataset (id, created_at, updated_at, namespace_id, project_id, name, description, tags, metadata)
+INSERT INTO dataset (id, created_at, updated_at, namespace_id, project_id, name, description, tags, metadata,
+                     version_count)
 SELECT p.prefix || lpad(i::text, 7, '0'),
        timestamp '2026-01-01' + i * interval '1 millisecond',
        timestamp '2026-01-01' + i * interval '1 millisecond',
@@ -27,28 +36,36 @@ SELECT p.prefix || lpad(i::text, 7, '0'),
        CASE WHEN i %% 2 = 0 THEN 'Frames from drive ' || i || ', front camera' END,
        jsonb_build_array('kind-' || (i %% 10), 'site-' || (i %% 100))
          || CASE WHEN i %% 1000 = 0 THEN '["rare"]'::jsonb ELSE '[]'::jsonb END,
-       CASE WHEN i %% 3 = 0 THEN '{"source":"bench","drive":' || i || '}' END
+       CASE WHEN i %% 3 = 0 THEN '{"source":"bench","drive":' || i || '}' END,
+       0
 FROM (VALUES ('p-small', 'ds-', %(small)s), ('p-large', 'dl-', %(large)s)) AS p(id, prefix, n),
      generate_series(1, p.n) AS i;
 
+INSERT INTO dataset (id, created_at, updated_at, namespace_id, project_id, name, description, tags, metadata,
+                     version_count)
+VALUES ('dv-versioned', '2026-01-01', '2026-01-01', 'ns-bench', 'p-versions', 'versioned',
+        'Training frames, frozen as versions', '["kind-1","site-1"]', '{"source":"bench"}', 0);
+
 -- c-big-NN: the large D3 (dataset-0000002 of `small`); c-s-NN and c-l-NN: the small D3
--- (dataset-0000001 of `small` and of `large`).
+-- (dataset-0000001 of `small` and of `large`); c-v-NN: dataset `versioned` of `versions`.
 INSERT INTO collection (id, created_at, updated_at, namespace_id, project_id, dataset_id,
-                        member_count, member_seq, name)
+                        member_count, member_seq, name, change_seq)
 SELECT c.prefix || lpad(k::text, 2, '0'),
        timestamp '2026-02-01' + k * interval '1 second', timestamp '2026-02-01' + k * interval '1 second',
-       'ns-bench', c.project_id, c.dataset_id, c.n, c.n, c.label || '-' || lpad(k::text, 2, '0')
+       'ns-bench', c.project_id, c.dataset_id, c.n, c.n, c.label || '-' || lpad(k::text, 2, '0'), 0
 FROM (VALUES ('c-big-', 'p-small', 'ds-0000002', 'shard', %(big_members)s),
              ('c-s-', 'p-small', 'ds-0000001', 'split', %(small_members)s),
-             ('c-l-', 'p-large', 'dl-0000001', 'split', %(small_members)s)) AS c(prefix, project_id, dataset_id, label, n),
+             ('c-l-', 'p-large', 'dl-0000001', 'split', %(small_members)s),
+             ('c-v-', 'p-versions', 'dv-versioned', 'part', %(versioned_members)s))
+       AS c(prefix, project_id, dataset_id, label, n),
      generate_series(1, %(collections)s) AS k;
 
 INSERT INTO collection (id, created_at, updated_at, namespace_id, project_id, dataset_id,
-                        member_count, member_seq, name)
-VALUES ('c-inbox', '2026-02-01', '2026-02-01', 'ns-bench', 'p-writes', NULL, 0, 0, 'inbox');
+                        member_count, member_seq, name, change_seq)
+VALUES ('c-inbox', '2026-02-01', '2026-02-01', 'ns-bench', 'p-writes', NULL, 0, 0, 'inbox', 0);
 
-INSERT INTO member (namespace_id, collection_id, node_id, position)
-SELECT 'ns-bench', c.id, 'clip-' || c.id || '/frame-' || lpad(j::text, 6, '0'), j
+INSERT INTO member (namespace_id, collection_id, node_id, position, added_seq)
+SELECT 'ns-bench', c.id, 'clip-' || c.id || '/frame-' || lpad(j::text, 6, '0'), j, 0
 FROM collection c, generate_series(1, c.member_count) AS j
 WHERE c.member_count > 0;
 
