@@ -6,7 +6,7 @@ from datetime import timedelta
 import click
 from flask import Flask, g, request
 
-from . import api, auth, compiled, db, errors, logs, migrations, versions
+from . import api, auth, compiled, db, errors, idempotency, logs, migrations, versions
 from . import config as settings
 from .converters import CONVERTERS, check_path
 
@@ -72,6 +72,14 @@ def _commands(app):
         with db.db.connection_context(), db.transaction():
             deleted = versions.compact_history()
         click.echo(f"{deleted} member rows deleted")
+
+    @app.cli.command("purge-idempotency-keys")
+    def purge_idempotency_keys():
+        """Delete the Idempotency-Keys older than 24 hours (their requests can no longer be
+        replayed)."""
+        with db.db.connection_context(), db.transaction():
+            deleted = idempotency.purge_keys()
+        click.echo(f"{deleted} idempotency keys deleted")
 
     @app.cli.command("mint-token")
     @click.argument("subject")

@@ -92,9 +92,13 @@ def is_postgres():
     return isinstance(db.obj, PooledPostgresqlDatabase)
 
 
+_TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK")
+
+
 def _count_roundtrip(event):
-    """query hook: every statement sent while serving a request is counted in `g`."""
-    if has_request_context() and "db_queries" in g:
+    """query hook: every statement sent while serving a request is counted in `g`, but
+    transaction control (peewee passes savepoints through here; BEGIN and COMMIT it does not)."""
+    if has_request_context() and "db_queries" in g and not event.sql.startswith(_TRANSACTION_CONTROL):
         g.db_queries += 1
         g.db_seconds += event.duration
 

@@ -18,12 +18,22 @@ from playhouse.migrate import migrate as run_migrations
 from schemas.common import is_valid_name, nfc
 
 from .db import db, is_postgres, transaction, uncounted
-from .models import MODELS, Collection, Dataset, Member, Project, SchemaVersion, Version, VersionCollection
+from .models import (
+    MODELS,
+    Collection,
+    Dataset,
+    IdempotencyKey,
+    Member,
+    Project,
+    SchemaVersion,
+    Version,
+    VersionCollection,
+)
 
 log = logging.getLogger(__name__)
 
 # Bumped by every schema change; STEPS below hold the steps.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _SCHEMA_LOCK_KEY = 0x7265_6769_7374  # "regist": one advisory lock for schema work
 
 # Project.dataset_count follows the live datasets of the project: +1 when one is created,
@@ -148,7 +158,12 @@ def _v4_membership_history():
     db.execute_sql("DROP TABLE member_v3")
 
 
-STEPS = {2: _v2_project_dataset_count, 3: _v3_names_in_nfc, 4: _v4_membership_history}
+def _v5_idempotency_keys():
+    """The stored answers of POSTs sent with an Idempotency-Key (service/idempotency.py)."""
+    db.create_tables([IdempotencyKey])
+
+
+STEPS = {2: _v2_project_dataset_count, 3: _v3_names_in_nfc, 4: _v4_membership_history, 5: _v5_idempotency_keys}
 
 
 def upgrade(current):

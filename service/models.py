@@ -158,6 +158,23 @@ class VersionCollection(Model):
         primary_key = CompositeKey("version", "collection_id")
 
 
+class IdempotencyKey(Model):
+    """A POST's Idempotency-Key (contract §8.3), per token subject: what the request was (its
+    method, path and body, hashed) and the 2xx answer it got, stored in the request's own
+    transaction."""
+    subject = TextField()
+    key = TextField()
+    fingerprint = TextField()
+    status = IntegerField()
+    body = TextField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+        primary_key = CompositeKey("subject", "key")
+
+
 class SchemaVersion(Model):
     version = IntegerField()
 
@@ -197,4 +214,7 @@ Version.add_index(Version.dataset, Version.number, unique=True)
 # Which versions hold a collection (compacting its history).
 VersionCollection.add_index(VersionCollection.collection_id, VersionCollection.change_seq)
 
-MODELS = [Namespace, Project, Dataset, Collection, Member, Version, VersionCollection, SchemaVersion]
+# Expired keys, oldest first (purge-idempotency-keys).
+IdempotencyKey.add_index(IdempotencyKey.created_at)
+
+MODELS = [Namespace, Project, Dataset, Collection, Member, Version, VersionCollection, IdempotencyKey, SchemaVersion]

@@ -26,6 +26,7 @@ from schemas.common import (
     check_no_control,
 )
 
+from . import idempotency
 from .contract import operation, operation_of
 from .converters import NameConverter, SlugConverter, VersionNumberConverter
 
@@ -111,11 +112,29 @@ def _path_parameters(rule, converter):
     return parameters
 
 
-def _responses(endpoint, op):
+# Every POST of the API honours Idempotency-Key (service/idempotency.py).
+_IDEMPOTENCY_KEY = {
+    "in": "header", "name": idempotency.HEADER, "required": False,
+    "description": "Sent again with the same request, the stored answer is replayed (`Idempotent-Replayed: "
+                   "true`) and nothing is written; kept 24 hours for the token's subject.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+}
+_IDEMPOTENCY_ERRORS = {
+    409: "Taken by a live row, or a request with this Idempotency-Key is still running",
+    422: "This Idempotency-Key was used for another request (`idempotency_key_reused`)",
+}
+_REPLAYED = {"Idempotent-Replayed": {"description": "`true` on an answer replayed for an Idempotency-Key",
+                                     "schema": {"type": "string", "enum": ["true"]}}}
+
+
+def _responses(endpoint, op, method):
+    idempotent = method == "POST" and endpoint.startswith("api.")
     ok = {"description": "Success"}
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": op.response}}
-    errors = dict(op.errors)
+    if idempotent:
+        ok["headers"] = _REPLAYED
+    errors = {**op.errors, **(_IDEMPOTENCY_ERRORS if idempotent else {})}
     if endpoint.startswith("api."):
         errors.update({401: _ERROR_SUMMARIES[401], 503: _ERROR_SUMMARIES[503]})
     if op.body is not None or op.query is not None:
@@ -158,10 +177,12 @@ def build(app):
             "summary": f"{op.id} · {op.summary}",
             "tags": [rule.endpoint.split(".")[-2]],
             "parameters": _path_parameters(rule, converter),
-            "responses": _responses(rule.endpoint, op),
+            "responses": _responses(rule.endpoint, op, method),
         }
         if op.query is not None:
             entry["parameters"].append({"in": "query", "schema": op.query})
+        if method == "POST" and rule.endpoint.startswith("api."):
+            entry["parameters"].append(_IDEMPOTENCY_KEY)
         if op.body is not None:
             entry["requestBody"] = {"required": True,
                                         "content": {"application/json": {"schema": op.body}}}

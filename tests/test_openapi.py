@@ -25,29 +25,30 @@ from tests.support.api import queries
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 PROJECT = "/namespaces/{slug}/projects/{projectSlug}"
 BODY = {400, 413, 415}
+RETRIED = {409, 422}  # every POST: an Idempotency-Key still running, or used for another request
 VERSIONS = f"{PROJECT}/datasets/{{name}}/versions"
 
 # Contract §5: every operation, its success status, and its error statuses (401 wherever a token
 # is needed, 400/413/415 wherever a body is read, 503 wherever the database is).
 CONTRACT = {
-    "N1": ("post", "/namespaces", 201, {401, 403, 409, 503} | BODY),
+    "N1": ("post", "/namespaces", 201, {401, 403, 409, 503} | BODY | RETRIED),
     "N2": ("get", "/namespaces", 200, {400, 401, 503}),
     "N3": ("get", "/namespaces/{slug}", 200, {401, 404, 503}),
-    "P1": ("post", "/namespaces/{slug}/projects", 201, {401, 404, 409, 503} | BODY),
+    "P1": ("post", "/namespaces/{slug}/projects", 201, {401, 404, 409, 503} | BODY | RETRIED),
     "P2": ("get", "/namespaces/{slug}/projects", 200, {400, 401, 404, 503}),
     "P3": ("get", PROJECT, 200, {401, 404, 503}),
-    "D1": ("post", f"{PROJECT}/datasets", 201, {401, 404, 409, 503} | BODY),
+    "D1": ("post", f"{PROJECT}/datasets", 201, {401, 404, 409, 503} | BODY | RETRIED),
     "D2": ("get", f"{PROJECT}/datasets", 200, {400, 401, 404, 503}),
     "D3": ("get", f"{PROJECT}/datasets/{{name}}", 200, {401, 404, 503}),
     "D4": ("patch", f"{PROJECT}/datasets/{{name}}", 200, {401, 404, 409, 503} | BODY),
     "D5": ("delete", f"{PROJECT}/datasets/{{name}}", 200, {401, 404, 503}),
-    "C1": ("post", f"{PROJECT}/collections", 201, {401, 404, 409, 503} | BODY),
+    "C1": ("post", f"{PROJECT}/collections", 201, {401, 404, 409, 503} | BODY | RETRIED),
     "C2": ("get", f"{PROJECT}/collections", 200, {400, 401, 404, 503}),
     "C3": ("get", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 503}),
     "C4": ("patch", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 409, 503} | BODY),
-    "C5": ("post", f"{PROJECT}/collections/{{name}}/members", 200, {401, 404, 503} | BODY),
+    "C5": ("post", f"{PROJECT}/collections/{{name}}/members", 200, {401, 404, 503} | BODY | RETRIED),
     "C6": ("delete", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 503}),
-    "V1": ("post", f"{VERSIONS}", 201, {401, 404, 503} | BODY),
+    "V1": ("post", f"{VERSIONS}", 201, {401, 404, 503} | BODY | RETRIED),
     "V2": ("get", f"{VERSIONS}", 200, {400, 401, 404, 503}),
     "V3": ("get", f"{VERSIONS}/{{number}}", 200, {401, 404, 503}),
     "V4": ("get", f"{VERSIONS}/{{fromNumber}}/diff/{{toNumber}}", 200, {400, 401, 404, 503}),

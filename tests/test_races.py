@@ -216,3 +216,29 @@ def test_versions_racing_writes_to_the_dataset_never_deadlock_and_freeze_one_mom
         held = next(c["members"] for c in members if c["name"] == "b")
         assert held == [f"m{i}" for i in range(len(held))] and len(held) >= len(previous)
         previous = held
+
+
+def test_a_retry_racing_its_first_request_never_creates_twice(client, project, server, bearer):
+    """The same POST with one Idempotency-Key, sent several times at once (a client that timed
+    out and retried): exactly one dataset; each answer is the first one's, replayed, or a 409
+    while the first still runs; never a 5xx."""
+    for i in range(6):
+        headers = {"Idempotency-Key": f"retry-{i}", "Authorization": f"Bearer {bearer}"}
+        body = {"name": f"retried-{i}", "tags": ["t"]}
+        start = threading.Barrier(4)
+
+        def send(_):
+            start.wait()
+            return server.request("POST", f"{project}/datasets", body, headers=headers, timeout=60)
+
+        with ThreadPoolExecutor(4) as pool:
+            answers = list(pool.map(send, range(4)))
+        created = [a for a in answers if a[0] == 201]
+        assert created and all(a[0] in (201, 409) for a in answers), [a[0] for a in answers]
+        assert len({a[2]["id"] for a in created}) == 1
+        assert sum(1 for a in created if a[1].get("Idempotent-Replayed") != "true") == 1
+        for status, _, payload in answers:
+            if status == 409:
+                assert "still running" in payload["error"]["message"]
+        names = [d["name"] for d in client.items(f"{project}/datasets", "datasets")[0]]
+        assert names.count(f"retried-{i}") == 1
