@@ -227,7 +227,7 @@ def test_a_retry_racing_its_first_request_never_creates_twice(client, project, s
         body = {"name": f"retried-{i}", "tags": ["t"]}
         start = threading.Barrier(4)
 
-        def send(_):
+        def send(_, start=start, body=body, headers=headers):
             start.wait()
             return server.request("POST", f"{project}/datasets", body, headers=headers, timeout=60)
 
