@@ -24,13 +24,14 @@ class Operation:
     errors: dict = field(default_factory=dict)  # the endpoint's own error statuses: {404: "..."}
     budget: int = 0  # the contract's ceiling of database roundtrips, on every response
     effective: int = 0  # the same, counting statements sent side by side once
+    conditional: str = None  # "read": an ETag and If-None-Match; "write": If-Match (service/etags.py)
 
 
 def operation(contract_id, summary, response=None, *, status=200, body=None, query=None, errors=None, budget,
-              effective=None):
+              effective=None, conditional=None):
     def record(view):
         view.operation = Operation(contract_id, summary, response, status, body, query, dict(errors or {}), budget,
-                                   budget if effective is None else effective)
+                                   budget if effective is None else effective, conditional)
         return view
     return record
 

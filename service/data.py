@@ -147,19 +147,38 @@ def list_datasets(project, page, page_size, tags=()):
     return found, first_row.total
 
 
-def _dataset(namespace_id, project_id, name, *, lock):
-    query = (Dataset.select()
+def _collections_state():
+    """What D3 shows of the dataset's live collections but their members, in its order: one
+    "id:change:name" string each (names hold no "/"; each member change counts a change).
+    An ARRAY subquery on PostgreSQL, json_group_array over an ordered subquery on SQLite."""
+    part = (Collection.id.concat(":").concat(Collection.change_seq.cast("text")).concat(":")
+            .concat(Collection.name).alias("part"))
+    ordered = (Collection.select(part)
+               .where(Collection.namespace == Dataset.namespace, Collection.dataset == Dataset.id, live(Collection))
+               .order_by(Collection.created_at, Collection.id))
+    if is_postgres():
+        return fn.ARRAY(ordered)
+    ordered = ordered.alias("ordered")
+    return Select([ordered], [fn.json_group_array(ordered.c.part)])
+
+
+def _dataset(namespace_id, project_id, name, *, lock, state):
+    columns = [_collections_state().alias("collections_state")] if state else []
+    query = (Dataset.select(Dataset, *columns)
              .where(Dataset.namespace == namespace_id, Dataset.project == project_id, Dataset.name == name,
                     live(Dataset))
              .limit(1))
-    return query.for_update("FOR SHARE") if lock else query
+    return query.for_update(f"FOR {lock.upper()}") if lock else query
 
 
-def find_dataset(project, name, lock=False):
-    """D3/D4 query 3, C1 query 3, C4 query 4: the live dataset `name` of the project.
-    `lock` (C1, C4) keeps it from being deleted until the transaction ends, so that a
-    collection is never put into a dataset that a concurrent D5 is detaching."""
-    return first(_dataset, project.namespace_id, project.id, name, lock=lock and is_postgres())
+def find_dataset(project, name, lock=None, state=False):
+    """D3/D4 query 3, C1 query 3, C4 query 3: the live dataset `name` of the project.
+    `lock`: "share" (C1, C4) keeps it from being deleted until the transaction ends, so that
+    a collection is never put into a dataset that a concurrent D5 is detaching; "update"
+    (D4) holds it for a change checked against If-Match. `state` (D3, D4) adds its
+    collections' state (`collections_state`), for its ETag."""
+    return first(_dataset, project.namespace_id, project.id, name, lock=lock if is_postgres() else None,
+                 state=state)
 
 
 def _dataset_collections(namespace_id, dataset_id):
@@ -198,13 +217,14 @@ def update_dataset(dataset, changes):
 
 
 def soft_delete_dataset(project, name):
-    """D5 query 3: mark the live dataset `name` deleted; returns its id, or None."""
+    """D5 query 3: mark the live dataset `name` deleted; returns it as it was shown, with its
+    collections' state (for If-Match), or None."""
     deleted = list(Dataset.update(deleted_at=utcnow())
                    .where(Dataset.namespace == project.namespace_id, Dataset.project == project.id,
                           Dataset.name == name, live(Dataset))
-                   .returning(Dataset.id)
+                   .returning(Dataset, _collections_state().alias("collections_state"))
                    .execute())
-    return deleted[0].id if deleted else None
+    return deleted[0] if deleted else None
 
 
 def detach_collections(project, dataset_id):
@@ -327,9 +347,12 @@ def update_collection(collection, changes):
 
 
 def soft_delete_collection(project, name):
-    """C6 query 3: mark the live collection `name` deleted (its members stay); returns
-    whether there was one."""
-    return (Collection.update(deleted_at=utcnow())
-            .where(Collection.namespace == project.namespace_id, Collection.project == project.id,
-                   Collection.name == name, live(Collection))
-            .execute()) > 0
+    """C6 query 3: mark the live collection `name` deleted (its members stay); returns it as it
+    was shown, with its dataset's name (for If-Match), or None."""
+    dataset_name = Dataset.select(Dataset.name).where(Dataset.id == Collection.dataset)
+    deleted = list(Collection.update(deleted_at=utcnow())
+                   .where(Collection.namespace == project.namespace_id, Collection.project == project.id,
+                          Collection.name == name, live(Collection))
+                   .returning(Collection, dataset_name.alias("dataset_name"))
+                   .execute())
+    return deleted[0] if deleted else None

@@ -123,18 +123,32 @@ _IDEMPOTENCY_ERRORS = {
     409: "Taken by a live row, or a request with this Idempotency-Key is still running",
     422: "This Idempotency-Key was used for another request (`idempotency_key_reused`)",
 }
+# Conditional requests (service/etags.py).
+_ETAG = {"ETag": {"description": "A strong tag of the representation", "schema": {"type": "string"}}}
+_CONDITIONS = {
+    "read": {"in": "header", "name": "If-None-Match", "required": False, "schema": {"type": "string"},
+             "description": "The ETag the caller holds: a 304 without a body while it is current"},
+    "write": {"in": "header", "name": "If-Match", "required": False, "schema": {"type": "string"},
+              "description": "The ETag of the representation the change is meant for: a 412 if it is not current"},
+}
 _REPLAYED = {"Idempotent-Replayed": {"description": "`true` on an answer replayed for an Idempotency-Key",
                                      "schema": {"type": "string", "enum": ["true"]}}}
 
 
 def _responses(endpoint, op, method):
     idempotent = method == "POST" and endpoint.startswith("api.")
-    ok = {"description": "Success"}
+    ok = {"description": "Success", "headers": {}}
     if op.response is not None:
         ok["content"] = {"application/json": {"schema": op.response}}
     if idempotent:
-        ok["headers"] = _REPLAYED
+        ok["headers"].update(_REPLAYED)
+    if op.conditional == "read" or (op.conditional == "write" and method != "DELETE"):
+        ok["headers"].update(_ETAG)
+    if not ok["headers"]:
+        del ok["headers"]
     errors = {**op.errors, **(_IDEMPOTENCY_ERRORS if idempotent else {})}
+    if op.conditional == "write":
+        errors[412] = "If-Match does not name the current representation (`precondition_failed`); nothing changed"
     if endpoint.startswith("api."):
         errors.update({401: _ERROR_SUMMARIES[401], 503: _ERROR_SUMMARIES[503]})
     if op.body is not None or op.query is not None:
@@ -142,6 +156,8 @@ def _responses(endpoint, op, method):
     if op.body is not None:
         errors.update({413: _ERROR_SUMMARIES[413], 415: _ERROR_SUMMARIES[415]})
     responses = {str(op.status): ok}
+    if op.conditional == "read":
+        responses["304"] = {"description": "If-None-Match names the current representation", "headers": _ETAG}
     for code in sorted(errors):
         responses[str(code)] = {"description": errors[code],
                                 "content": {"application/json": {"schema": Error}}}
@@ -183,6 +199,8 @@ def build(app):
             entry["parameters"].append({"in": "query", "schema": op.query})
         if method == "POST" and rule.endpoint.startswith("api."):
             entry["parameters"].append(_IDEMPOTENCY_KEY)
+        if op.conditional:
+            entry["parameters"].append(_CONDITIONS[op.conditional])
         if op.body is not None:
             entry["requestBody"] = {"required": True,
                                         "content": {"application/json": {"schema": op.body}}}

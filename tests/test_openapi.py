@@ -26,6 +26,8 @@ REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "api.md"
 PROJECT = "/namespaces/{slug}/projects/{projectSlug}"
 BODY = {400, 413, 415}
 RETRIED = {409, 422}  # every POST: an Idempotency-Key still running, or used for another request
+CACHED = {304}  # single-resource GETs: If-None-Match
+CHECKED = {412}  # PATCH, DELETE and C5: If-Match
 VERSIONS = f"{PROJECT}/datasets/{{name}}/versions"
 
 # Contract §5: every operation, its success status, and its error statuses (401 wherever a token
@@ -33,24 +35,24 @@ VERSIONS = f"{PROJECT}/datasets/{{name}}/versions"
 CONTRACT = {
     "N1": ("post", "/namespaces", 201, {401, 403, 409, 503} | BODY | RETRIED),
     "N2": ("get", "/namespaces", 200, {400, 401, 503}),
-    "N3": ("get", "/namespaces/{slug}", 200, {401, 404, 503}),
+    "N3": ("get", "/namespaces/{slug}", 200, {401, 404, 503} | CACHED),
     "P1": ("post", "/namespaces/{slug}/projects", 201, {401, 404, 409, 503} | BODY | RETRIED),
     "P2": ("get", "/namespaces/{slug}/projects", 200, {400, 401, 404, 503}),
-    "P3": ("get", PROJECT, 200, {401, 404, 503}),
+    "P3": ("get", PROJECT, 200, {401, 404, 503} | CACHED),
     "D1": ("post", f"{PROJECT}/datasets", 201, {401, 404, 409, 503} | BODY | RETRIED),
     "D2": ("get", f"{PROJECT}/datasets", 200, {400, 401, 404, 503}),
-    "D3": ("get", f"{PROJECT}/datasets/{{name}}", 200, {401, 404, 503}),
-    "D4": ("patch", f"{PROJECT}/datasets/{{name}}", 200, {401, 404, 409, 503} | BODY),
-    "D5": ("delete", f"{PROJECT}/datasets/{{name}}", 200, {401, 404, 503}),
+    "D3": ("get", f"{PROJECT}/datasets/{{name}}", 200, {401, 404, 503} | CACHED),
+    "D4": ("patch", f"{PROJECT}/datasets/{{name}}", 200, {401, 404, 409, 503} | BODY | CHECKED),
+    "D5": ("delete", f"{PROJECT}/datasets/{{name}}", 200, {401, 404, 503} | CHECKED),
     "C1": ("post", f"{PROJECT}/collections", 201, {401, 404, 409, 503} | BODY | RETRIED),
     "C2": ("get", f"{PROJECT}/collections", 200, {400, 401, 404, 503}),
-    "C3": ("get", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 503}),
-    "C4": ("patch", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 409, 503} | BODY),
-    "C5": ("post", f"{PROJECT}/collections/{{name}}/members", 200, {401, 404, 503} | BODY | RETRIED),
-    "C6": ("delete", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 503}),
+    "C3": ("get", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 503} | CACHED),
+    "C4": ("patch", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 409, 503} | BODY | CHECKED),
+    "C5": ("post", f"{PROJECT}/collections/{{name}}/members", 200, {401, 404, 503} | BODY | RETRIED | CHECKED),
+    "C6": ("delete", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 503} | CHECKED),
     "V1": ("post", f"{VERSIONS}", 201, {401, 404, 503} | BODY | RETRIED),
     "V2": ("get", f"{VERSIONS}", 200, {400, 401, 404, 503}),
-    "V3": ("get", f"{VERSIONS}/{{number}}", 200, {401, 404, 503}),
+    "V3": ("get", f"{VERSIONS}/{{number}}", 200, {401, 404, 503} | CACHED),
     "V4": ("get", f"{VERSIONS}/{{fromNumber}}/diff/{{toNumber}}", 200, {400, 401, 404, 503}),
     "H1": ("get", "/healthz", 200, set()),
     "H2": ("get", "/readyz", 200, {503}),
@@ -138,10 +140,18 @@ def test_every_status_of_the_contract_with_its_body(document):
         _, _, success, errors = CONTRACT[contract_id]
         assert set(map(int, op["responses"])) == {success} | errors, contract_id
         assert "application/json" in op["responses"][str(success)]["content"], contract_id
-        for status in errors:
+        for status in errors - CACHED:  # a 304 has no body
             content = op["responses"][str(status)]["content"]
             assert content == {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}, \
                 (contract_id, status)
+
+
+def test_a_304_has_no_body_and_the_etag(document):
+    for contract_id, (_, _, op) in _operations(document).items():
+        if "304" in op["responses"]:
+            assert set(op["responses"]["304"]) == {"description", "headers"} and "ETag" in op["responses"]["304"][
+                "headers"], contract_id
+            assert "ETag" in op["responses"]["200"]["headers"], contract_id
 
 
 def test_the_error_shape_is_the_one_the_service_answers(client, document):

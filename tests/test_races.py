@@ -242,3 +242,24 @@ def test_a_retry_racing_its_first_request_never_creates_twice(client, project, s
                 assert "still running" in payload["error"]["message"]
         names = [d["name"] for d in client.items(f"{project}/datasets", "datasets")[0]]
         assert names.count(f"retried-{i}") == 1
+
+
+def test_writes_racing_with_one_if_match_let_exactly_one_through(client, project, server, bearer):
+    client.ok("POST", f"{project}/datasets", {"name": "d"}, status=201)
+    client.ok("POST", f"{project}/collections", {"name": "c", "dataset": "d"}, status=201)
+    for i in range(5):
+        for path, bodies in ((f"{project}/datasets/d", [("PATCH", {"description": f"{i}-{n}"}) for n in range(4)]),
+                             (f"{project}/collections/c", [("POST", {"add": [f"{i}-{n}"]}) for n in range(4)])):
+            tag = server.request("GET", path, token=bearer)[1]["ETag"]
+            target = path if bodies[0][0] == "PATCH" else f"{path}/members"
+            start = threading.Barrier(len(bodies))
+
+            def send(call, start=start, tag=tag, target=target):
+                start.wait()
+                return server.request(call[0], target, call[1], token=bearer, headers={"If-Match": tag}, timeout=60)
+
+            with ThreadPoolExecutor(len(bodies)) as pool:
+                statuses = sorted(answer[0] for answer in pool.map(send, bodies))
+            assert statuses == [200, 412, 412, 412], (path, statuses)
+    members = client.ok("GET", f"{project}/collections/c")["members"]
+    assert len(members) == 5  # one add per round went through

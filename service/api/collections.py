@@ -14,7 +14,7 @@ from schemas.collections import (
 )
 from schemas.common import Success, page_body
 
-from .. import data
+from .. import data, etags
 from ..contract import operation
 from ..errors import conflict, not_found
 from .common import collection_or_404, dataset_or_404, json_body, project_or_404, query_args
@@ -36,7 +36,7 @@ def create_collection(slug, project_slug):
     project = project_or_404(slug, project_slug)  # 1, 2
     try:
         with data.transaction():
-            dataset = dataset_or_404(project, body["dataset"], lock=True) if body.get("dataset") else None  # 3
+            dataset = dataset_or_404(project, body["dataset"], lock="share") if body.get("dataset") else None  # 3
             collection = data.create_collection(project, body["name"], dataset, len(members))  # 4
             if members:
                 data.add_members(collection, members, 1, 1)  # 5
@@ -60,18 +60,21 @@ def list_collections(slug, project_slug):
 
 
 @bp.get("/<name:name>")
-@operation("C3", "Get a collection with its members", collection_detail_schema, errors=COLLECTION_404, budget=4)
+@operation("C3", "Get a collection with its members", collection_detail_schema, errors=COLLECTION_404,
+           conditional="read", budget=4)
 def get_collection(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
     collection = collection_or_404(project, name)  # 3
-    return dump_collection(collection, collection.dataset_name, data.find_members(collection))  # 4
+    tag = etags.of_collection(collection, collection.dataset_name)
+    return etags.not_modified(tag) or etags.tagged(
+        dump_collection(collection, collection.dataset_name, data.find_members(collection)), tag)  # 4
 
 
 @bp.patch("/<name:name>")
 @operation("C4", "Rename a collection or move it (`dataset: null`: standalone)", collection_schema,
            body=collection_update_schema,
            errors={404: "The namespace, project, collection or named dataset does not exist",
-                   409: "Another live collection of the project has the new name"}, budget=5)
+                   409: "Another live collection of the project has the new name"}, conditional="write", budget=5)
 def update_collection(slug, project_slug, name):
     body = collection_update_schema.load(json_body())
     project = project_or_404(slug, project_slug)  # 1, 2
@@ -79,8 +82,9 @@ def update_collection(slug, project_slug, name):
         with data.transaction():
             # The dataset before the collection: every write that locks both (V1, D5) takes them
             # in this order, so that two of them never wait for each other.
-            dataset = dataset_or_404(project, body["dataset"], lock=True) if body.get("dataset") else None  # 3
+            dataset = dataset_or_404(project, body["dataset"], lock="share") if body.get("dataset") else None  # 3
             collection = collection_or_404(project, name, lock=True)  # 3 or 4
+            etags.require(etags.of_collection(collection, collection.dataset_name))
             changes, dataset_name = {}, collection.dataset_name
             if "name" in body:
                 changes["name"] = body["name"]
@@ -90,30 +94,36 @@ def update_collection(slug, project_slug, name):
                 collection = data.update_collection(collection, changes)  # 4 or 5
     except IntegrityError:
         raise conflict(f"collection '{body['name']}'") from None
-    return dump_collection(collection, dataset_name)
+    return etags.tagged(dump_collection(collection, dataset_name), etags.of_collection(collection, dataset_name))
 
 
 @bp.post("/<name:name>/members")
 @operation("C5", "Add and remove members: at most 10,000 node IDs in all, none in both `add` and `remove` "
-                 "(a 400)", collection_schema, body=members_change_schema, errors=COLLECTION_404, budget=6)
+                 "(a 400)", collection_schema, body=members_change_schema, errors=COLLECTION_404,
+           conditional="write", budget=6)
 def change_members(slug, project_slug, name):
     change = members_change_schema.load(json_body())
     project = project_or_404(slug, project_slug)  # 1, 2
     with data.transaction():
         collection = collection_or_404(project, name, lock=True)  # 3
         dataset_name = collection.dataset_name
+        etags.require(etags.of_collection(collection, dataset_name))
         seq = collection.change_seq + 1
         added = data.add_members(collection, change["add"], collection.member_seq + 1, seq) if change["add"] else 0  # 4
         removed = data.remove_members(collection, change["remove"], seq) if change["remove"] else 0  # 5
         if added or removed:
             collection = data.record_member_change(collection, added, removed, len(change["add"]))  # 6
-    return dump_collection(collection, dataset_name)
+    return etags.tagged(dump_collection(collection, dataset_name), etags.of_collection(collection, dataset_name))
 
 
 @bp.delete("/<name:name>")
-@operation("C6", "Soft-delete a collection; its members are kept", Success, errors=COLLECTION_404, budget=3)
+@operation("C6", "Soft-delete a collection; its members are kept", Success, errors=COLLECTION_404,
+           conditional="write", budget=3)
 def delete_collection(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
-    if not data.soft_delete_collection(project, name):  # 3
-        raise not_found(f"collection '{name}'")
+    with data.transaction():
+        collection = data.soft_delete_collection(project, name)  # 3
+        if collection is None:
+            raise not_found(f"collection '{name}'")
+        etags.require(etags.of_collection(collection, collection.dataset_name))  # the delete is undone if stale
     return {"success": True}

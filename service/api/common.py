@@ -68,9 +68,9 @@ def project_or_404(slug, project_slug):
     return project
 
 
-def dataset_or_404(project, name, lock=False):
-    """The live dataset `name` of the project (see data.find_dataset for `lock`)."""
-    dataset = data.find_dataset(project, name, lock=lock)
+def dataset_or_404(project, name, lock=None, state=False):
+    """The live dataset `name` of the project (see data.find_dataset for `lock` and `state`)."""
+    dataset = data.find_dataset(project, name, lock=lock, state=state)
     if dataset is None:
         raise not_found(f"dataset '{name}'")
     return dataset

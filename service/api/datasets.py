@@ -14,7 +14,7 @@ from schemas.datasets import (
     dump_list_item,
 )
 
-from .. import data
+from .. import data, etags
 from ..contract import operation
 from ..errors import conflict, not_found
 from .common import dataset_or_404, json_body, project_or_404, query_args
@@ -50,37 +50,43 @@ def list_datasets(slug, project_slug):
 
 @bp.get("/<name:name>")
 @operation("D3", "Get a dataset with its collections and their members", dataset_detail_schema,
-           errors=DATASET_404, budget=4)
+           errors=DATASET_404, conditional="read", budget=4)
 def get_dataset(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
-    dataset = dataset_or_404(project, name)  # 3
-    return dump_detail(dataset, data.find_dataset_collections(dataset))  # 4
+    dataset = dataset_or_404(project, name, state=True)  # 3
+    tag = etags.of_dataset(dataset, dataset.collections_state)
+    return etags.not_modified(tag) or etags.tagged(
+        dump_detail(dataset, data.find_dataset_collections(dataset)), tag)  # 4
 
 
 @bp.patch("/<name:name>")
 @operation("D4", "Update a dataset: only the fields present change", dataset_schema, body=dataset_update_schema,
-           errors={**DATASET_404, 409: "Another live dataset of the project has the new name"}, budget=4)
+           errors={**DATASET_404, 409: "Another live dataset of the project has the new name"},
+           conditional="write", budget=4)
 def update_dataset(slug, project_slug, name):
     changes = dataset_update_schema.load(json_body())
     project = project_or_404(slug, project_slug)  # 1, 2
-    dataset = dataset_or_404(project, name)  # 3
-    if changes:
-        try:
-            dataset = data.update_dataset(dataset, changes)  # 4
-        except IntegrityError:
-            raise conflict(f"dataset '{changes['name']}'") from None
-        if dataset is None:  # deleted meanwhile
-            raise not_found(f"dataset '{name}'")
-    return dataset_schema.dump(dataset)
+    with data.transaction():
+        dataset = dataset_or_404(project, name, lock="update", state=True)  # 3
+        state = dataset.collections_state
+        etags.require(etags.of_dataset(dataset, state))
+        if changes:
+            try:
+                dataset = data.update_dataset(dataset, changes)  # 4
+            except IntegrityError:
+                raise conflict(f"dataset '{changes['name']}'") from None
+    return etags.tagged(dataset_schema.dump(dataset), etags.of_dataset(dataset, state))
 
 
 @bp.delete("/<name:name>")
-@operation("D5", "Soft-delete a dataset; its collections become standalone", Success, errors=DATASET_404, budget=4)
+@operation("D5", "Soft-delete a dataset; its collections become standalone", Success, errors=DATASET_404,
+           conditional="write", budget=4)
 def delete_dataset(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
     with data.transaction():
-        dataset_id = data.soft_delete_dataset(project, name)  # 3
-        if dataset_id is None:
+        dataset = data.soft_delete_dataset(project, name)  # 3
+        if dataset is None:
             raise not_found(f"dataset '{name}'")
-        data.detach_collections(project, dataset_id)  # 4
+        etags.require(etags.of_dataset(dataset, dataset.collections_state))  # the delete is undone if stale
+        data.detach_collections(project, dataset.id)  # 4
     return {"success": True}

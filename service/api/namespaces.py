@@ -5,7 +5,7 @@ from peewee import IntegrityError
 from schemas.common import page_args_schema, page_body
 from schemas.namespaces import NamespacePage, namespace_create_schema, namespace_schema
 
-from .. import auth, data
+from .. import auth, data, etags
 from ..contract import operation
 from ..errors import conflict
 from .common import json_body, namespace_or_404, query_args
@@ -37,6 +37,9 @@ def list_namespaces():
 
 
 @bp.get("/<slug:slug>")
-@operation("N3", "Get a namespace", namespace_schema, errors={404: "The namespace does not exist"}, budget=1)
+@operation("N3", "Get a namespace", namespace_schema, errors={404: "The namespace does not exist"},
+           conditional="read", budget=1)
 def get_namespace(slug):
-    return namespace_schema.dump(namespace_or_404(slug))  # 1
+    body = namespace_schema.dump(namespace_or_404(slug))  # 1
+    tag = etags.of_body(body)
+    return etags.not_modified(tag) or etags.tagged(body, tag)

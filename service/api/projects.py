@@ -5,7 +5,7 @@ from peewee import IntegrityError
 from schemas.common import page_args_schema, page_body
 from schemas.projects import ProjectPage, project_create_schema, project_schema
 
-from .. import data
+from .. import data, etags
 from ..contract import operation
 from ..errors import conflict
 from .common import json_body, namespace_or_404, project_or_404, query_args
@@ -39,6 +39,9 @@ def list_projects(slug):
 
 
 @bp.get("/<slug:project_slug>")
-@operation("P3", "Get a project", project_schema, errors={404: "The namespace or project does not exist"}, budget=2)
+@operation("P3", "Get a project", project_schema, errors={404: "The namespace or project does not exist"},
+           conditional="read", budget=2)
 def get_project(slug, project_slug):
-    return project_schema.dump(project_or_404(slug, project_slug))  # 1, 2
+    body = project_schema.dump(project_or_404(slug, project_slug))  # 1, 2
+    tag = etags.of_body(body)
+    return etags.not_modified(tag) or etags.tagged(body, tag)

@@ -15,7 +15,7 @@ from schemas.versions import (
     version_schema,
 )
 
-from .. import auth, data, versions
+from .. import auth, data, etags, versions
 from ..contract import operation
 from ..errors import not_found
 from ..models import new_id
@@ -66,14 +66,16 @@ def _frozen(version):
 
 @bp.get("/<number:number>")
 @operation("V3", "Get a version: the dataset detail exactly as it was frozen", version_detail_schema,
-           errors=VERSION_404, budget=5)
+           errors=VERSION_404, conditional="read", budget=5)
 def get_version(slug, project_slug, name, number):
     project = project_or_404(slug, project_slug)  # 1, 2
     version = versions.find_version(project, name, number)  # 3
     if version is None:
         raise not_found(f"version {number} of dataset '{name}'")
-    return {**version_schema.dump(version),
-            "dataset": dump_detail(_frozen(version), versions.find_version_collections(version))}  # 4
+    tag = etags.of_version(version)
+    return etags.not_modified(tag) or etags.tagged(
+        {**version_schema.dump(version),
+         "dataset": dump_detail(_frozen(version), versions.find_version_collections(version))}, tag)  # 4
 
 
 @bp.get("/<from_number>/diff/<to_number>")
