@@ -11,6 +11,7 @@ C5 and V3 and is not a product: any other path is a 404.
 
     gunicorn bench.floor:app    (from the repository root; DATABASE_URL, JWT_SECRET_KEY as for the service)
 """
+import hashlib
 import json
 import math
 import os
@@ -48,6 +49,13 @@ DATASET_PAGE_TAGGED = _PAGE.format(count='SELECT COUNT(*) AS "total" FROM "datas
                                    where=_TAGGED)
 DATASET = ('SELECT ' + _DATASET_COLUMNS + ' FROM "dataset" AS "t1" WHERE (((("t1"."namespace_id" = %s) AND '
            '("t1"."project_id" = %s)) AND ("t1"."name" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
+# D3's query 3 also reads its collections' state, for its ETag (service/etags.py).
+DATASET_WITH_STATE = (
+    'SELECT ' + _DATASET_COLUMNS + ', ARRAY(SELECT (((("t2"."id" || %s) || CAST("t2"."change_seq" AS text)) '
+    '|| %s) || "t2"."name") AS "part" FROM "collection" AS "t2" WHERE ((("t2"."namespace_id" = "t1"."namespace_id") '
+    'AND ("t2"."dataset_id" = "t1"."id")) AND ("t2"."deleted_at" IS NULL)) ORDER BY "t2"."created_at", "t2"."id") '
+    'AS "collections_state" FROM "dataset" AS "t1" WHERE (((("t1"."namespace_id" = %s) AND '
+    '("t1"."project_id" = %s)) AND ("t1"."name" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
 # D3's current members: the rows not removed (schema version 4 keeps removed rows for versions).
 DATASET_COLLECTIONS = (
     'SELECT "t1"."id", "t1"."name", ARRAY (SELECT "t2"."node_id" FROM "member" AS "t2" WHERE '
@@ -253,9 +261,10 @@ def list_datasets(req, environ, scope, slug, project):
 
 def get_dataset(req, environ, scope, slug, project, name):
     project = _project(req, scope, slug, project)
-    row = req.sql(DATASET, (project[4], project[0], name, 1)).fetchone()
+    row = req.sql(DATASET_WITH_STATE, (":", ":", project[4], project[0], name, 1)).fetchone()
     if row is None:
         raise Fail(404, "not_found", f"dataset '{name}' not found")
+    req.etag = _etag("dataset", row[0], row[6], row[7], row[8], row[9], row[1], row[2], row[5], row[11])
     dataset = _dataset(row)
     dataset["collections"] = [{"id": collection_id, "name": collection_name, "members": members}
                               for collection_id, collection_name, members in req.sql(DATASET_COLLECTIONS,
@@ -329,10 +338,17 @@ def change_members(req, environ, scope, slug, project, name):
     return 200, _collection(row, row[11])
 
 
+def _etag(*parts):
+    """A strong tag of what a representation shows, computed as the service computes its own."""
+    return hashlib.sha256(json.dumps(parts, default=str, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
 def _respond(start_response, status, body, req=None):
     data = (json.dumps(body, separators=(",", ":")) + "\n").encode()
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
                ("X-Request-ID", uuid.uuid4().hex)]
+    if getattr(req, "etag", None):
+        headers.append(("ETag", f'"{req.etag}"'))
     if req is not None:
         headers.append(("Server-Timing", f'db;dur={req.seconds * 1000:.2f};desc="{req.queries} queries"'))
     start_response(f"{status} {'OK' if status < 300 else 'Error'}", headers)
