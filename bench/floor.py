@@ -58,7 +58,7 @@ DATASET_WITH_STATE = (
     '("t1"."project_id" = %s)) AND ("t1"."name" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
 # D3's current members: the rows not removed (schema version 4 keeps removed rows for versions).
 DATASET_COLLECTIONS = (
-    'SELECT "t1"."id", "t1"."name", ARRAY (SELECT "t2"."node_id" FROM "member" AS "t2" WHERE '
+    'SELECT "t1"."id", "t1"."name", ARRAY(SELECT "t2"."node_id" FROM "member" AS "t2" WHERE '
     '((("t2"."namespace_id" = "t1"."namespace_id") AND ("t2"."collection_id" = "t1"."id")) '
     'AND ("t2"."removed_seq" IS NULL)) ORDER BY "t2"."position") '
     'AS "members" FROM "collection" AS "t1" WHERE ((("t1"."namespace_id" = %s) AND ("t1"."dataset_id" = %s)) '
@@ -98,7 +98,7 @@ VERSION = ('SELECT ' + _VERSION_COLUMNS + ' FROM "version" AS "t1" WHERE ((("t1"
            '("t2"."project_id" = %s)) AND ("t2"."name" = %s)) AND ("t2"."deleted_at" IS NULL))))) AND '
            '("t1"."number" = %s)) LIMIT %s')
 VERSION_COLLECTIONS = (
-    'SELECT "t1"."collection_id", "t1"."name", ARRAY (SELECT "t2"."node_id" FROM "member" AS "t2" WHERE '
+    'SELECT "t1"."collection_id", "t1"."name", ARRAY(SELECT "t2"."node_id" FROM "member" AS "t2" WHERE '
     '((("t2"."namespace_id" = "t1"."namespace_id") AND ("t2"."collection_id" = "t1"."collection_id")) AND '
     '(("t2"."added_seq" <= "t1"."change_seq") AND (("t2"."removed_seq" IS NULL) OR '
     '("t2"."removed_seq" > "t1"."change_seq")))) ORDER BY "t2"."added_seq", "t2"."position") AS "members" '

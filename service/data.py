@@ -10,7 +10,7 @@ Reads go through service/compiled.py (SQL written once per query shape, rows as 
 tuples); writes are plain peewee and answer model instances."""
 import json
 
-from peewee import JOIN, SQL, NodeList, Select, fn
+from peewee import JOIN, SQL, Select, fn
 
 from .compiled import array, first, in_array, rows
 from .db import db, is_postgres, transaction  # noqa: F401 (transaction: for handlers)
@@ -46,6 +46,22 @@ def paginate(build, page, page_size, *args, **shape):
 
 def live(model):
     return model.deleted_at.is_null()
+
+
+def array_of(ordered, column):
+    """The column `column` of the subquery `ordered`, in its order, as one value of each row
+    of the outer query: an ARRAY subquery on PostgreSQL, json_group_array over the ordered
+    subquery on SQLite (JSON text: `list_of` reads either). So that a list of many (members,
+    collections) comes back in one row, not a row each."""
+    if is_postgres():
+        return fn.ARRAY(ordered)
+    ordered = ordered.alias("ordered")
+    return Select([ordered], [fn.json_group_array(getattr(ordered.c, column))])
+
+
+def list_of(value):
+    """An `array_of` value as a list, on either database."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 # -- namespaces ---------------------------------------------------------------------------
@@ -149,17 +165,13 @@ def list_datasets(project, page, page_size, tags=()):
 
 def _collections_state():
     """What D3 shows of the dataset's live collections but their members, in its order: one
-    "id:change:name" string each (names hold no "/"; each member change counts a change).
-    An ARRAY subquery on PostgreSQL, json_group_array over an ordered subquery on SQLite."""
+    "id:change:name" string each (names hold no "/"; each member change counts a change)."""
     part = (Collection.id.concat(":").concat(Collection.change_seq.cast("text")).concat(":")
             .concat(Collection.name).alias("part"))
     ordered = (Collection.select(part)
                .where(Collection.namespace == Dataset.namespace, Collection.dataset == Dataset.id, live(Collection))
                .order_by(Collection.created_at, Collection.id))
-    if is_postgres():
-        return fn.ARRAY(ordered)
-    ordered = ordered.alias("ordered")
-    return Select([ordered], [fn.json_group_array(ordered.c.part)])
+    return array_of(ordered, "part")
 
 
 def _dataset(namespace_id, project_id, name, *, lock, state):
@@ -176,9 +188,10 @@ def find_dataset(project, name, lock=None, state=False):
     `lock`: "share" (C1, C4) keeps it from being deleted until the transaction ends, so that
     a collection is never put into a dataset that a concurrent D5 is detaching; "update"
     (D4) holds it for a change checked against If-Match. `state` (D3, D4) adds its
-    collections' state (`collections_state`), for its ETag."""
-    return first(_dataset, project.namespace_id, project.id, name, lock=lock if is_postgres() else None,
-                 state=state)
+    collections' state (`collections_state`, a list), for its ETag."""
+    found = first(_dataset, project.namespace_id, project.id, name, lock=lock if is_postgres() else None,
+                  state=state)
+    return found._replace(collections_state=list_of(found.collections_state)) if found and state else found
 
 
 def _dataset_collections(namespace_id, dataset_id):
@@ -186,12 +199,7 @@ def _dataset_collections(namespace_id, dataset_id):
                .where(Member.namespace == Collection.namespace, Member.collection == Collection.id,
                       Member.removed_seq.is_null())
                .order_by(Member.position))
-    if is_postgres():
-        members = NodeList((SQL("ARRAY"), ordered))
-    else:
-        ordered = ordered.alias("ordered")
-        members = Select([ordered], [fn.json_group_array(ordered.c.node_id)])
-    return (Collection.select(Collection.id, Collection.name, members.alias("members"))
+    return (Collection.select(Collection.id, Collection.name, array_of(ordered, "node_id").alias("members"))
             .where(Collection.namespace == namespace_id, Collection.dataset == dataset_id, live(Collection))
             .order_by(Collection.created_at, Collection.id))
 
@@ -199,10 +207,8 @@ def _dataset_collections(namespace_id, dataset_id):
 def find_dataset_collections(dataset):
     """D3 query 4: every live collection of the dataset with all its members, in one
     statement: collections by creation, each with its members in the order they were added,
-    gathered by the database (an ARRAY subquery on PostgreSQL, json_group_array over an
-    ordered subquery on SQLite), so that no row per member is read one by one."""
-    return [{"id": row.id, "name": row.name,
-             "members": json.loads(row.members) if isinstance(row.members, str) else row.members}
+    gathered by the database (`array_of`), so that no row per member is read one by one."""
+    return [{"id": row.id, "name": row.name, "members": list_of(row.members)}
             for row in rows(_dataset_collections, dataset.namespace_id, dataset.id)]
 
 
@@ -218,7 +224,7 @@ def update_dataset(dataset, changes):
 
 def soft_delete_dataset(project, name):
     """D5 query 3: mark the live dataset `name` deleted; returns it as it was shown, with its
-    collections' state (for If-Match), or None."""
+    collections' state (for If-Match; `list_of` reads it), or None."""
     deleted = list(Dataset.update(deleted_at=utcnow())
                    .where(Dataset.namespace == project.namespace_id, Dataset.project == project.id,
                           Dataset.name == name, live(Dataset))

@@ -25,10 +25,11 @@ def of_body(body):
 
 
 def of_dataset(dataset, state):
-    """The ETag of D3's representation of `dataset`, whose collections' state is `state`."""
+    """The ETag of D3's representation of `dataset`, whose collections' state is `state` (a
+    list, as data.find_dataset gives it)."""
     return _tag("dataset", dataset.id, dataset.name, dataset.description, list(dataset.tags), dataset.metadata,
                 dataset.created_at, dataset.updated_at, dataset.project_id,
-                json.loads(state) if isinstance(state, str) else state)
+                state)
 
 
 def of_collection(collection, dataset_name):

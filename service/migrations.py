@@ -71,6 +71,10 @@ def _tags_index():
                        "WHERE deleted_at IS NULL")
 
 
+def _migrator():
+    return PostgresqlMigrator(db) if is_postgres() else SqliteMigrator(db)
+
+
 def create():
     """The current schema, on an empty database."""
     db.create_tables(MODELS)
@@ -79,7 +83,7 @@ def create():
 
 
 def _v2_project_dataset_count():
-    migrator = PostgresqlMigrator(db) if is_postgres() else SqliteMigrator(db)
+    migrator = _migrator()
     run_migrations(migrator.add_column("project", "dataset_count", Project.dataset_count))
     db.execute_sql("UPDATE project SET dataset_count = (SELECT count(*) FROM dataset "
                    "WHERE dataset.project_id = project.id AND dataset.deleted_at IS NULL)")
@@ -145,7 +149,7 @@ def _v4_membership_history():
     0, not removed), collections their count of changes, datasets their count of versions;
     the version tables are new. The member table is rebuilt (its primary key goes: a node may
     now have several rows), every row kept with its position."""
-    migrator = PostgresqlMigrator(db) if is_postgres() else SqliteMigrator(db)
+    migrator = _migrator()
     run_migrations(migrator.add_column("dataset", "version_count", Dataset.version_count),
                    migrator.add_column("collection", "change_seq", Collection.change_seq))
     if not is_postgres():  # SQLite rebuilt the dataset table for its new column, without its triggers

@@ -6,10 +6,10 @@ history that service/models.py describes. Freezing costs in proportion to the co
 a diff reads only the member rows that changed between its two sides."""
 import json
 
-from peewee import SQL, NodeList, Select, Value, fn
+from peewee import SQL, NodeList, Value, fn
 
 from .compiled import first, rows
-from .data import live, page_query, paginate
+from .data import array_of, list_of, live, page_query, paginate
 from .db import db, is_postgres
 from .models import Collection, Dataset, Member, Version, VersionCollection, utcnow
 
@@ -109,13 +109,8 @@ def _version_collections(namespace_id, version_id):
                .where(Member.namespace == VersionCollection.namespace,
                       Member.collection == VersionCollection.collection_id, _at(VersionCollection.change_seq))
                .order_by(Member.added_seq, Member.position))
-    if is_postgres():
-        members = NodeList((SQL("ARRAY"), ordered))
-    else:
-        ordered = ordered.alias("ordered")
-        members = Select([ordered], [fn.json_group_array(ordered.c.node_id)])
     return (VersionCollection.select(VersionCollection.collection_id, VersionCollection.name,
-                                     members.alias("members"))
+                                     array_of(ordered, "node_id").alias("members"))
             .where(VersionCollection.namespace == namespace_id, VersionCollection.version == version_id)
             .order_by(VersionCollection.created_at, VersionCollection.collection_id))
 
@@ -123,8 +118,7 @@ def _version_collections(namespace_id, version_id):
 def find_version_collections(version):
     """V3 query 4: the version's collections by creation, each with its members at the change
     it was frozen at, in the order they were added, in one statement ({id, name, members})."""
-    return [{"id": row.collection_id, "name": row.name,
-             "members": json.loads(row.members) if isinstance(row.members, str) else row.members}
+    return [{"id": row.collection_id, "name": row.name, "members": list_of(row.members)}
             for row in rows(_version_collections, version.namespace_id, version.id)]
 
 

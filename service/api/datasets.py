@@ -87,6 +87,6 @@ def delete_dataset(slug, project_slug, name):
         dataset = data.soft_delete_dataset(project, name)  # 3
         if dataset is None:
             raise not_found(f"dataset '{name}'")
-        etags.require(etags.of_dataset(dataset, dataset.collections_state))  # the delete is undone if stale
+        etags.require(etags.of_dataset(dataset, data.list_of(dataset.collections_state)))  # undone if stale
         data.detach_collections(project, dataset.id)  # 4
     return {"success": True}
