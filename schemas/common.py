@@ -32,10 +32,11 @@ def _category_class(category):
     return "".join(parts)
 
 
-_FORMAT = re.compile(f"[{_category_class('Cf')}]")  # category Cf: zero-width, BOM, soft hyphen, bidi controls
+_FORMAT_CLASS = _category_class("Cf")  # category Cf: zero-width, BOM, soft hyphen, bidi controls
+_FORMAT = re.compile(f"[{_FORMAT_CLASS}]")
 # check_name as a regular expression, read alike by Python and ECMA-262 (JSON Schema), which
 # /openapi.json documents. check_name stays the authority (lone surrogates, messages).
-_NAME_FORBIDDEN = rf"\x00-\x1f\x7f-\x9f/{_category_class('Cf')}"
+_NAME_FORBIDDEN = rf"\x00-\x1f\x7f-\x9f/{_FORMAT_CLASS}"
 NAME_REGEX = rf"(?!\.\.?$)[^\s{_NAME_FORBIDDEN}](?:[^{_NAME_FORBIDDEN}]{{0,126}}[^\s{_NAME_FORBIDDEN}])?"
 MAX_MEMBERS_PER_REQUEST = 10_000
 MAX_PAGE = 10_000_000
