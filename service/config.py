@@ -41,6 +41,7 @@ def from_env(env=os.environ):
         "DB_POOL_SIZE": _int(env, "DB_POOL_SIZE", "4"),
         "DB_CONNECT_TIMEOUT": _int(env, "DB_CONNECT_TIMEOUT", "3"),
         "DB_STATEMENT_TIMEOUT_MS": _int(env, "DB_STATEMENT_TIMEOUT_MS", "15000"),
+        "DB_STARTUP_OPTIONS": _bool(env.get("DB_STARTUP_OPTIONS", "true")),
         "JWT_SECRET_KEY": env.get("JWT_SECRET_KEY"),
         "JWT_PUBLIC_KEY": _pem(env, "JWT_PUBLIC_KEY"),
         "JWT_PRIVATE_KEY": _pem(env, "JWT_PRIVATE_KEY"),

@@ -1,7 +1,12 @@
 """Fixtures: every test that takes `app` (or `client`, `api`) runs on SQLite and on
 PostgreSQL. PostgreSQL tests skip, with the reason, when no server answers at
 TEST_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/postgres), except
-under CI=true, where they fail instead."""
+under CI=true, where they fail instead.
+
+TEST_DATABASE_URL may be a PgBouncer in front of the server (.ci/run runs the PostgreSQL
+tests through one); with DB_STARTUP_OPTIONS=false in the environment, the test database
+holds the settings the service then does not send. The PgBouncer tests themselves use
+TEST_PGBOUNCER_URL and skip without it, except under CI=true."""
 import os
 from contextlib import ExitStack
 from datetime import timedelta
@@ -11,7 +16,8 @@ import pytest
 
 from service import create_app
 from service.auth import mint_token
-from service.db import db
+from service.config import from_env
+from service.db import db, session_settings
 from service.models import MODELS
 from tests.support.api import NS, PROJECT, Api
 from tests.support.databases import new_postgres_database
@@ -19,6 +25,10 @@ from tests.support.live import LiveServer
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+PGBOUNCER_URL = os.environ.get("TEST_PGBOUNCER_URL")
+_SERVICE = from_env()  # the service's settings from this environment
+# What the service sets at connection start, stored on the database when it does not.
+DATABASE_SETTINGS = None if _SERVICE["DB_STARTUP_OPTIONS"] else session_settings(_SERVICE)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -33,13 +43,25 @@ def pg_url():
     """A fresh PostgreSQL database for this test session, dropped at the end."""
     with ExitStack() as stack:
         try:
-            url = stack.enter_context(new_postgres_database(ADMIN_URL))
+            url = stack.enter_context(new_postgres_database(ADMIN_URL, DATABASE_SETTINGS))
         except psycopg2.OperationalError as e:
             reason = f"PostgreSQL not reachable at {ADMIN_URL}: {str(e).strip()}"
             if IN_CI:
                 pytest.fail(reason + " (CI=true: PostgreSQL tests are mandatory)")
             pytest.skip(reason)
         yield url
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url():
+    """TEST_PGBOUNCER_URL: a PgBouncer in transaction pooling mode in front of the server of
+    TEST_DATABASE_URL, as .ci/run starts it (.ci/pgbouncer.ini)."""
+    if not PGBOUNCER_URL:
+        reason = "TEST_PGBOUNCER_URL is not set (.ci/run starts PgBouncer and sets it)"
+        if IN_CI:
+            pytest.fail(reason + " (CI=true: PgBouncer tests are mandatory)")
+        pytest.skip(reason)
+    return PGBOUNCER_URL
 
 
 def database_url(request, backend, tmp_path):

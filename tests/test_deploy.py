@@ -2,7 +2,8 @@
 what compose would run is run here without a container engine, with the image's and compose's
 environment and the database host pointed at the local PostgreSQL: the one-shot migration,
 then the image's command (gunicorn with gunicorn.conf.py), its health check, its JSON logs,
-and a graceful stop on SIGTERM."""
+and a graceful stop on SIGTERM. The `pgbouncer` profile likewise, with the PgBouncer at
+TEST_PGBOUNCER_URL standing for its PgBouncer."""
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ import time
 import uuid
 from contextlib import closing
 from fnmatch import fnmatch
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -24,8 +26,10 @@ import pytest
 import yaml
 
 from service import create_app
+from service.config import from_env
+from service.db import session_settings
 from service.migrations import SCHEMA_VERSION
-from tests.support.databases import connect, new_postgres_database
+from tests.support.databases import connect, database_url_on, new_postgres_database
 from tests.support.live import ROOT, LiveServer, burst
 
 BIN = Path(sys.executable).parent
@@ -93,10 +97,19 @@ def compose_environment(service, database_url, shell=None):
     env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **image_environment()}
     env.update({k: interpolate(str(v), shell) for k, v in compose()["services"][service]["environment"].items()})
     composed, local = urlsplit(env["DATABASE_URL"]), urlsplit(database_url)
-    assert composed.hostname == "db", "the service reaches PostgreSQL by its compose service name"
+    assert composed.hostname in compose()["services"], "the service reaches PostgreSQL by a compose service name"
     netloc = f"{local.username}:{local.password or composed.password}@{local.hostname}:{local.port or 5432}"
     env["DATABASE_URL"] = composed._replace(netloc=netloc, path=local.path).geturl()
     return env
+
+
+def libpq_environment(service, database_url):
+    """The environment of `service`'s psql (PGHOST, PGUSER, …) pointed at `database_url`."""
+    env = {k: interpolate(str(v), {}) for k, v in compose()["services"][service]["environment"].items()}
+    assert env["PGHOST"] == "db"
+    local = urlsplit(database_url)
+    return {**env, "PATH": os.environ["PATH"], "PGHOST": local.hostname, "PGPORT": str(local.port or 5432),
+            "PGUSER": local.username, "PGDATABASE": local.path.lstrip("/")}
 
 
 def run(command, env):
@@ -165,6 +178,68 @@ def test_compose_starts_the_service_after_a_healthy_database_and_the_migration()
                                  "migrate": {"condition": "service_completed_successfully"}}
     assert migrate["build"] == api["build"] == "." and migrate["environment"] == api["environment"]
     assert api["environment"]["SERVICE_ENV"] == "production"
+
+
+def test_compose_pgbouncer_profile_puts_pgbouncer_in_transaction_pooling_before_a_second_api():
+    services = compose()["services"]
+    profiled = {name: service["profiles"] for name, service in services.items() if "profiles" in service}
+    assert profiled == {name: ["pgbouncer"] for name in ("db-settings", "pgbouncer", "api-pgbouncer")}
+    settings, bouncer, api = services["db-settings"], services["pgbouncer"], services["api-pgbouncer"]
+    shell = {"JWT_SECRET_KEY": SECRET}
+    bouncer_env = {k: interpolate(str(v), shell) for k, v in bouncer["environment"].items()}
+    api_env = {k: interpolate(str(v), shell) for k, v in api["environment"].items()}
+
+    assert re.fullmatch(r"edoburu/pgbouncer:\d+\.\d+\.\d+(-p\d+)?", bouncer["image"])  # a pinned release
+    assert bouncer_env["POOL_MODE"] == "transaction" and bouncer_env["AUTH_TYPE"] == "scram-sha-256"
+    assert (bouncer_env["DB_HOST"], bouncer_env["DB_NAME"], bouncer_env["DB_USER"]) == ("db", "registry", "registry")
+    assert ["-p", bouncer_env["LISTEN_PORT"]] == bouncer["healthcheck"]["test"][-2:]
+    url = urlsplit(api_env["DATABASE_URL"])
+    assert (url.hostname, str(url.port), url.path) == ("pgbouncer", bouncer_env["LISTEN_PORT"], "/registry")
+    assert (url.username, url.password) == (bouncer_env["DB_USER"], bouncer_env["DB_PASSWORD"])
+    assert from_env(api_env)["DB_STARTUP_OPTIONS"] is False
+    direct = {k: interpolate(str(v), shell) for k, v in services["api"]["environment"].items()}
+    assert {k: v for k, v in api_env.items() if k not in ("DATABASE_URL", "DB_STARTUP_OPTIONS")} == \
+        {k: v for k, v in direct.items() if k != "DATABASE_URL"}
+    assert api["build"] == "." and api["image"] == services["api"]["image"]
+
+    # the settings the service sends when it connects are stored on the database before PgBouncer starts
+    statements = [interpolate(arg, {}) for flag, arg in pairwise(settings["command"]) if flag == "-c"]
+    assert statements == [f"ALTER DATABASE registry SET {name} = {value}"
+                          for name, value in session_settings(from_env({})).items()]
+    assert settings["depends_on"] == {"db": {"condition": "service_healthy"}}
+    assert bouncer["depends_on"] == {"db-settings": {"condition": "service_completed_successfully"}}
+    assert api["depends_on"] == {"pgbouncer": {"condition": "service_healthy"},
+                                 "migrate": {"condition": "service_completed_successfully"}}
+    assert api["stop_grace_period"] == services["api"]["stop_grace_period"]
+
+
+@pytest.mark.gunicorn
+def test_compose_pgbouncer_profile_serves_the_api_through_pgbouncer(pg_url, pgbouncer_url, tmp_path):
+    """In the profile's order: db-settings, then (the local) PgBouncer, migrate, api-pgbouncer."""
+    with new_postgres_database(pg_url) as url:
+        name = urlsplit(url).path.lstrip("/")
+        # db-settings' statements on this database, run from the server's other one: a
+        # PgBouncer in front opens no connection to this one before it has its settings
+        command = [interpolate(arg, {}).replace("ALTER DATABASE registry ", f'ALTER DATABASE "{name}" ')
+                   for arg in compose()["services"]["db-settings"]["command"]]
+        stored = run(command, libpq_environment("db-settings", pg_url))
+        assert stored.returncode == 0, stored.stderr
+        # migrate reaches the database as this test run does (through PgBouncer, in .ci/run's second run)
+        migrate_env = {**compose_environment("migrate", url),
+                       "DB_STARTUP_OPTIONS": str(from_env()["DB_STARTUP_OPTIONS"]).lower()}
+        migrated = run(compose()["services"]["migrate"]["command"], migrate_env)
+        assert migrated.returncode == 0, migrated.stderr
+
+        env = compose_environment("api-pgbouncer", database_url_on(pgbouncer_url, name))
+        with ComposeService(env, tmp_path / "api.log") as server:
+            assert run(image_healthcheck(), server.env).returncode == 0
+            assert server.request("GET", "/readyz")[0] == 200
+            created = server.request("POST", "/namespaces", {"slug": "pooled"}, token=mint(env, "*"))
+            assert created[0] == 201, created
+        with closing(connect(env["DATABASE_URL"])) as conn, conn.cursor() as cur:
+            cur.execute("SELECT current_setting('statement_timeout'), current_setting('jit'), "
+                        "(SELECT count(*) FROM namespace WHERE slug = 'pooled')")
+            assert cur.fetchone() == ("15s", "off", 1)
 
 
 def test_compose_stop_grace_period_outlasts_gunicorns_graceful_timeout():

@@ -14,12 +14,15 @@ def database_url_on(server_url, name):
     return urlunsplit(urlsplit(server_url)._replace(path="/" + name))
 
 
-def create_database(server_url, name):
+def create_database(server_url, name, settings=None):
     """A new empty database `name` on the server of `server_url` (dropped first if it
-    exists); its URL."""
+    exists), with `settings` ({name: value}) as its defaults (ALTER DATABASE … SET); its URL.
+    The defaults are set before any connection to it, so that PgBouncer opens none without."""
     drop_database(server_url, name)
     with closing(_admin(server_url)) as admin, admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
+        for setting, value in (settings or {}).items():
+            cur.execute(f'ALTER DATABASE "{name}" SET {setting} = %s', (str(value),))
     return database_url_on(server_url, name)
 
 
@@ -31,10 +34,11 @@ def drop_database(server_url, name):
 
 
 @contextmanager
-def new_postgres_database(server_url):
-    """The URL of a new empty database on the server of `server_url`; dropped afterwards."""
+def new_postgres_database(server_url, settings=None):
+    """The URL of a new empty database on the server of `server_url` (with `settings`, as
+    create_database); dropped afterwards."""
     name = f"registry_test_{uuid.uuid4().hex[:12]}"
-    url = create_database(server_url, name)
+    url = create_database(server_url, name, settings)
     try:
         yield url
     finally:
