@@ -6,10 +6,40 @@ at a time on one PostgreSQL connection: the model that served most requests here
 it belongs behind a buffering proxy or load balancer; for many slow clients use
 GUNICORN_WORKER_CLASS=gthread with GUNICORN_THREADS <= DB_POOL_SIZE.
 Any other gunicorn setting can be given in GUNICORN_CMD_ARGS."""
+import atexit
+import glob
 import os
+import shutil
 import sys
+import tempfile
 
-from service import server_limits
+# GET /metrics (service/metrics.py) adds up the workers' values with prometheus_client's
+# multiprocess mode: every process writes its own files in PROMETHEUS_MULTIPROC_DIR, and whichever
+# worker answers reads them all. prometheus_client reads the variable once, when it is imported,
+# so it is set here, before `service` is imported (the app is loaded in this process, preload_app
+# below); the workers inherit it when they fork. Without one from the operator, a private
+# temporary directory, removed when gunicorn exits (a failed start included). The hooks at the
+# end empty the directory at start (on_starting) and do the bookkeeping of a worker that is gone
+# (child_exit). A process that has imported prometheus_client already (a reload on HUP, a test
+# reading these settings) is left as it is: the variable would come too late to change anything.
+
+
+def _remove_private_metrics_dir(master_pid, path):
+    if os.getpid() == master_pid:  # the workers inherit this exit hook when they fork: not theirs
+        shutil.rmtree(path, ignore_errors=True)
+
+
+if "prometheus_client" not in sys.modules:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # In memory, like the heartbeat files (worker_tmp_dir below), where there is /dev/shm.
+        _shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="registry-metrics-", dir=_shm)
+        atexit.register(_remove_private_metrics_dir, os.getpid(), os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
+from prometheus_client import multiprocess  # noqa: E402 (after PROMETHEUS_MULTIPROC_DIR)
+
+from service import server_limits  # noqa: E402
 
 
 def _int(name, default):
@@ -75,3 +105,17 @@ def post_fork(server, worker):
     db_module = sys.modules.get("service.db")
     if db_module is not None and db_module.db.obj is not None:
         db_module.db.obj.dispose()
+
+
+def on_starting(server):
+    """Before the first worker: the metrics directory emptied (files of an earlier run would add
+    its values to this one's)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+            os.remove(path)
+
+
+def child_exit(server, worker):
+    """A worker is gone (exited, killed, or replaced): its counters stay in the directory, so
+    totals do not drop; prometheus_client drops its live gauges, if any."""
+    multiprocess.mark_process_dead(worker.pid)

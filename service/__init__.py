@@ -1,17 +1,13 @@
 """Dataset registry: namespaces › projects › datasets and collections of node IDs."""
-import re
 import uuid
 from datetime import timedelta
 
 import click
 from flask import Flask, g, request
 
-from . import api, auth, compiled, db, errors, idempotency, logs, migrations, versions
+from . import api, auth, compiled, db, errors, idempotency, logs, metrics, migrations, versions
 from . import config as settings
 from .converters import CONVERTERS, check_path
-
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-
 
 def create_app(config=None):
     """The application: settings from the environment, then from `config`."""
@@ -26,6 +22,7 @@ def create_app(config=None):
 
     logs.init_app(app)
     errors.register(app)
+    metrics.init_app(app)
     db.init_app(app)
     auth.init_app(app)
     compiled.enabled = app.config["SQL_CACHE"]
@@ -40,8 +37,7 @@ def create_app(config=None):
 def _observability(app):
     @app.before_request
     def request_id():
-        given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        g.request_id = logs.request_id_for(request.headers.get("X-Request-ID", ""))
 
     @app.before_request
     def schema_ready():

@@ -51,6 +51,7 @@ def from_env(env=os.environ):
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", str(1024 * 1024)),
         "SERVER_TIMING": _bool(env.get("SERVER_TIMING", "true")),
         "SQL_CACHE": _bool(env.get("SQL_CACHE", "true")),
+        "METRICS": _bool(env.get("METRICS", "true")),
         "LOG_LEVEL": env.get("LOG_LEVEL", "info"),
     }
 

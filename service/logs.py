@@ -9,6 +9,7 @@ import json
 import logging
 import re
 import sys
+import uuid
 from datetime import UTC, datetime
 from urllib.parse import unquote, urlparse
 
@@ -40,6 +41,14 @@ def redact(text):
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id_for(given):
+    """The request's ID: the caller's X-Request-ID when it is a plain token, else a new one."""
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def _request_id():
