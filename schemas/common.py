@@ -41,6 +41,7 @@ NAME_REGEX = rf"(?!\.\.?$)[^\s{_NAME_FORBIDDEN}](?:[^{_NAME_FORBIDDEN}]{{0,126}}
 MAX_MEMBERS_PER_REQUEST = 10_000
 MAX_PAGE = 10_000_000
 MAX_PAGE_SIZE = 200
+MAX_CURSOR_LENGTH = 512
 
 
 def check_clean(value):
@@ -109,6 +110,8 @@ class RequestSchema(Schema):
 
     @pre_load
     def refuse_many_unknown(self, data, **kwargs):
+        if not isinstance(data, dict):  # a nested object that is not one: marshmallow says so
+            return data
         unknown = [key for key in data if key not in self._known]
         if len(unknown) > self.MAX_UNKNOWN:
             raise ValidationError({key: [self.error_messages["unknown"]] for key in unknown})
@@ -245,6 +248,14 @@ def timestamp(value):
     return value.isoformat(timespec="milliseconds") + "Z"
 
 
+class Subject(fields.String):
+    """Who did it: the `sub` of the request's token."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_none=True, metadata={"description": "The `sub` of the token of the request that did "
+                         "it (null for what was written before the service recorded it)."}, **kwargs)
+
+
 class Timestamp(fields.Field):
     """RFC 3339, UTC, milliseconds, Z."""
 
@@ -261,9 +272,23 @@ class QueryInteger(fields.Integer):
         return int(value)
 
 
+class Cursor(fields.String):
+    """A list's `nextCursor`, sent back as it was given (service/cursors.py checks it)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=validate.Length(1, MAX_CURSOR_LENGTH), **kwargs)
+
+
 class PageArgs(RequestSchema):
     page = QueryInteger(load_default=1, validate=validate.Range(1, MAX_PAGE))
     page_size = QueryInteger(data_key="pageSize", load_default=50, validate=validate.Range(min=1))
+    cursor = Cursor(metadata={"description": "The previous page's `nextCursor` (instead of `page`)."})
+
+    @pre_load
+    def page_or_cursor(self, args, **kwargs):
+        if "page" in args and "cursor" in args:
+            raise ValidationError("Give either page or cursor, not both.", "_schema")
+        return args
 
     @post_load
     def clamp_page_size(self, args, **kwargs):
@@ -274,20 +299,24 @@ class PageArgs(RequestSchema):
 page_args_schema = PageArgs()
 
 
-def page_body(key, items, args, total):
-    """The list envelope: {<key>: [...], page, pageSize, total, totalPages}."""
-    return {key: items, "page": args["page"], "pageSize": args["page_size"], "total": total,
-            "totalPages": math.ceil(total / args["page_size"])}
+def page_body(key, items, args, total, next_cursor):
+    """The list envelope: {<key>: [...], page, pageSize, total, totalPages, nextCursor}; `page`
+    is null on a page asked for by cursor."""
+    return {key: items, "page": None if "cursor" in args else args["page"], "pageSize": args["page_size"],
+            "total": total, "totalPages": math.ceil(total / args["page_size"]), "nextCursor": next_cursor}
 
 
 def PageSchema(key, item_schema):
     """The schema of a list envelope (documents it; page_body builds it)."""
     return Schema.from_dict({
         key: fields.List(fields.Nested(item_schema), required=True),
-        "page": fields.Integer(required=True),
+        "page": fields.Integer(required=True, allow_none=True,
+                               metadata={"description": "null on a page asked for by cursor"}),
         "pageSize": fields.Integer(required=True),
         "total": fields.Integer(required=True),
         "totalPages": fields.Integer(required=True),
+        "nextCursor": fields.String(required=True, allow_none=True,
+                                    metadata={"description": "The cursor of the next page; null on the last"}),
     }, name=f"{key.capitalize()}Page")
 
 

@@ -9,6 +9,7 @@ from .common import (
     PageArgs,
     PageSchema,
     RequestSchema,
+    Subject,
     Tags,
     Timestamp,
     UniqueStrings,
@@ -38,6 +39,8 @@ class DatasetListItem(Schema):
     tags = UniqueStrings(fields.String(), required=True)
     createdAt = Timestamp(attribute="created_at", required=True)
     updatedAt = Timestamp(attribute="updated_at", required=True)
+    createdBy = Subject(attribute="created_by", required=True)
+    updatedBy = Subject(attribute="updated_by", required=True)
 
 
 class Dataset(DatasetListItem):
@@ -60,7 +63,8 @@ def dump_list_item(row):
     (tests/test_serialisation.py holds them equal) without marshmallow's work per field of
     every item. The schemas above stay the documented shape of the responses."""
     return {"id": row.id, "name": row.name, "description": row.description, "tags": list(row.tags),
-            "createdAt": timestamp(row.created_at), "updatedAt": timestamp(row.updated_at)}
+            "createdAt": timestamp(row.created_at), "updatedAt": timestamp(row.updated_at),
+            "createdBy": row.created_by, "updatedBy": row.updated_by}
 
 
 def dump_detail(row, collections):

@@ -20,6 +20,8 @@ class Version(Schema):
     note = fields.String(allow_none=True, required=True)
     createdAt = Timestamp(attribute="created_at", required=True)
     createdBy = fields.String(attribute="created_by", required=True)
+    updatedBy = fields.Function(lambda version: version.created_by, required=True,
+                                metadata={"type": "string", "description": "A version never changes: who created it."})
     collectionCount = fields.Integer(attribute="collection_count", required=True)
     memberCount = fields.Integer(attribute="member_count", required=True)
 

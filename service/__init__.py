@@ -5,9 +5,11 @@ from datetime import timedelta
 import click
 from flask import Flask, g, request
 
-from . import api, auth, compiled, db, errors, idempotency, logs, metrics, migrations, versions
+from . import api, auth, compiled, db, errors, idempotency, logs, metrics, migrations, trash, versions
 from . import config as settings
 from .converters import CONVERTERS, check_path
+from .models import utcnow
+
 
 def create_app(config=None):
     """The application: settings from the environment, then from `config`."""
@@ -68,6 +70,19 @@ def _commands(app):
         with db.db.connection_context(), db.transaction():
             deleted = versions.compact_history()
         click.echo(f"{deleted} member rows deleted")
+
+    @app.cli.command("purge-trash")
+    @click.option("--older-than", "days", type=click.FloatRange(min=0), required=True,
+                  help="Purge what was deleted more than DAYS days ago.")
+    def purge_trash(days):
+        """Delete for good the datasets (with their versions) and collections (with their members)
+        deleted more than DAYS days ago, as T4 does one by one; a scheduled job. Members that a
+        version still holds are kept until no version does."""
+        before = utcnow() - timedelta(days=days)
+        with db.db.connection_context(), db.transaction():
+            datasets = trash.purge_datasets(deleted_before=before)
+            collections = trash.purge_collections(deleted_before=before)
+        click.echo(f"{datasets} datasets and {collections} collections purged")
 
     @app.cli.command("purge-idempotency-keys")
     def purge_idempotency_keys():

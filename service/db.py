@@ -98,7 +98,7 @@ def is_postgres():
     return isinstance(db.obj, PooledPostgresqlDatabase)
 
 
-_TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK")
+_TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
 
 
 def _count_roundtrip(event):
@@ -135,6 +135,42 @@ def transaction():
     else:
         with db.atomic("IMMEDIATE") as txn:
             yield txn
+
+
+def stream(sql, params, batch=32):
+    """The rows of one SELECT, as an iterator that holds at most `batch` rows at a time: on
+    PostgreSQL through a cursor of the database (DECLARE, then FETCH after FETCH, in one
+    transaction that the iterator ends when it is done or closed); the statement and its first
+    batch are sent now, as one roundtrip, so that a failure to run it is raised here, before
+    any byte of a response. On SQLite, every row now (its simplest path)."""
+    if not is_postgres():
+        return iter(db.execute_sql(sql, params).fetchall())
+    db.execute_sql("BEGIN")
+    try:
+        first = db.execute_sql(f"DECLARE rows NO SCROLL CURSOR FOR {sql}; FETCH {batch} FROM rows", params).fetchall()
+    except Exception:
+        db.execute_sql("ROLLBACK")
+        raise
+    return _fetched(first, batch)
+
+
+def _fetched(rows, batch):
+    cursor = db.cursor()
+    try:
+        while rows:
+            yield from rows
+            if len(rows) < batch:
+                break
+            cursor.execute(f"FETCH {batch} FROM rows")
+            rows = cursor.fetchall()
+        cursor.execute("COMMIT")
+    finally:  # closed early (the client went away), or failed: the transaction ends all the same
+        conn = cursor.connection
+        if not conn.closed and conn.get_transaction_status() != TRANSACTION_STATUS_IDLE:
+            try:
+                cursor.execute("ROLLBACK")
+            except psycopg2.Error:  # the connection is gone; the pool drops it
+                pass
 
 
 @contextmanager

@@ -28,14 +28,15 @@ def of_dataset(dataset, state):
     """The ETag of D3's representation of `dataset`, whose collections' state is `state` (a
     list, as data.find_dataset gives it)."""
     return _tag("dataset", dataset.id, dataset.name, dataset.description, list(dataset.tags), dataset.metadata,
-                dataset.created_at, dataset.updated_at, dataset.project_id,
+                dataset.created_at, dataset.updated_at, dataset.created_by, dataset.updated_by, dataset.project_id,
                 state)
 
 
 def of_collection(collection, dataset_name):
     """The ETag of C3's representation of `collection` (in the dataset named `dataset_name`)."""
     return _tag("collection", collection.id, collection.name, collection.project_id, dataset_name,
-                collection.member_count, collection.created_at, collection.updated_at, collection.change_seq)
+                collection.member_count, collection.created_at, collection.updated_at, collection.created_by,
+                collection.updated_by, collection.change_seq)
 
 
 def of_version(version):

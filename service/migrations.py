@@ -33,11 +33,12 @@ from .models import (
 log = logging.getLogger(__name__)
 
 # Bumped by every schema change; STEPS below hold the steps.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 7
 _SCHEMA_LOCK_KEY = 0x7265_6769_7374  # "regist": one advisory lock for schema work
 
-# Project.dataset_count follows the live datasets of the project: +1 when one is created,
-# -1 when one is soft-deleted (rows are never undeleted).
+# Project.dataset_count follows the live datasets of the project: +1 when one is created or
+# restored from the trash, -1 when one is soft-deleted (a purge deletes only deleted rows).
+# Written so that running them again replaces them.
 _COUNT_TRIGGERS_POSTGRES = [
     """CREATE OR REPLACE FUNCTION project_dataset_count() RETURNS trigger AS $$
     BEGIN
@@ -45,18 +46,27 @@ _COUNT_TRIGGERS_POSTGRES = [
         UPDATE project SET dataset_count = dataset_count + 1 WHERE id = NEW.project_id;
       ELSIF TG_OP = 'UPDATE' AND OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL THEN
         UPDATE project SET dataset_count = dataset_count - 1 WHERE id = OLD.project_id;
+      ELSIF TG_OP = 'UPDATE' AND OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL THEN
+        UPDATE project SET dataset_count = dataset_count + 1 WHERE id = NEW.project_id;
       END IF;
       RETURN NULL;
     END $$ LANGUAGE plpgsql""",
+    "DROP TRIGGER IF EXISTS project_dataset_count ON dataset",
     """CREATE TRIGGER project_dataset_count AFTER INSERT OR UPDATE OF deleted_at ON dataset
     FOR EACH ROW EXECUTE FUNCTION project_dataset_count()""",
 ]
 _COUNT_TRIGGERS_SQLITE = [
+    "DROP TRIGGER IF EXISTS project_dataset_count_insert",
     """CREATE TRIGGER project_dataset_count_insert AFTER INSERT ON dataset WHEN NEW.deleted_at IS NULL
     BEGIN UPDATE project SET dataset_count = dataset_count + 1 WHERE id = NEW.project_id; END""",
+    "DROP TRIGGER IF EXISTS project_dataset_count_delete",
     """CREATE TRIGGER project_dataset_count_delete AFTER UPDATE OF deleted_at ON dataset
     WHEN OLD.deleted_at IS NULL AND NEW.deleted_at IS NOT NULL
     BEGIN UPDATE project SET dataset_count = dataset_count - 1 WHERE id = OLD.project_id; END""",
+    "DROP TRIGGER IF EXISTS project_dataset_count_restore",
+    """CREATE TRIGGER project_dataset_count_restore AFTER UPDATE OF deleted_at ON dataset
+    WHEN OLD.deleted_at IS NOT NULL AND NEW.deleted_at IS NULL
+    BEGIN UPDATE project SET dataset_count = dataset_count + 1 WHERE id = NEW.project_id; END""",
 ]
 
 
@@ -167,7 +177,37 @@ def _v5_idempotency_keys():
     db.create_tables([IdempotencyKey])
 
 
-STEPS = {2: _v2_project_dataset_count, 3: _v3_names_in_nfc, 4: _v4_membership_history, 5: _v5_idempotency_keys}
+def _v6_trash_and_who():
+    """The trash (contract §8.2) and who did what (§8.3): datasets and collections record the
+    token subjects that created, last changed and deleted them, and versions the dataset's;
+    collections record the dataset they were taken out of, and whether they were purged. A
+    deleted collection no longer points at its dataset (which may be purged): it records it as
+    its former dataset, with its name. What was written before has no subjects; the collections
+    detached from datasets deleted before do not know them, so a restore of such a dataset
+    takes back none."""
+    migrator = _migrator()
+    for model in (Dataset, Collection, Version):  # a version table made by step 4 has its columns
+        table = model._meta.table_name
+        present = {column.name for column in db.get_columns(table)}
+        run_migrations(*(migrator.add_column(table, field.column_name, field)
+                         for field in model._meta.sorted_fields if field.column_name not in present))
+    db.execute_sql("UPDATE collection SET former_dataset_id = dataset_id, "
+                   "former_dataset_name = (SELECT name FROM dataset WHERE dataset.id = collection.dataset_id), "
+                   "dataset_id = NULL WHERE deleted_at IS NOT NULL AND dataset_id IS NOT NULL")
+    for model in (Dataset, Collection):  # the new indexes (the others exist)
+        model._schema.create_indexes(safe=True)
+    _count_triggers()
+
+
+def _v7_node_lookup():
+    """The reverse lookup (R1, R2): an index of the current members by namespace and node ID.
+    On PostgreSQL it is built inside the upgrade's transaction, which holds writes to members
+    meanwhile (reads go on)."""
+    Member._schema.create_indexes(safe=True)  # the new one (the others exist)
+
+
+STEPS = {2: _v2_project_dataset_count, 3: _v3_names_in_nfc, 4: _v4_membership_history, 5: _v5_idempotency_keys,
+         6: _v6_trash_and_who, 7: _v7_node_lookup}
 
 
 def upgrade(current):

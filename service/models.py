@@ -1,7 +1,7 @@
 """Tables. Every row below namespace carries `namespace_id`, so that every query stays
-namespace-scoped (and the schema can be distributed by namespace). Nothing is hard-deleted:
-rows are soft-deleted with `deleted_at`, and the names of live rows are unique through
-partial unique indexes.
+namespace-scoped (and the schema can be distributed by namespace). Rows are soft-deleted
+with `deleted_at` (the trash), and the names of live rows are unique through partial unique
+indexes; only a purge of the trash (T4, purge-trash) deletes datasets and collections.
 
 Membership keeps its history, so that a version of a dataset costs a row per collection,
 not per member (service/versions.py): each collection numbers its member changes
@@ -87,6 +87,11 @@ class Dataset(BaseModel):
     metadata = TextField(null=True)
     # Versions numbered so far (schema version 4): the next one is version_count + 1.
     version_count = IntegerField(default=0)
+    # Who (schema version 6): the token subjects that created it, last changed it, deleted it
+    # (null for what was written before).
+    created_by = TextField(null=True)
+    updated_by = TextField(null=True)
+    deleted_by = TextField(null=True)
 
 
 class Collection(BaseModel):
@@ -99,6 +104,19 @@ class Collection(BaseModel):
     name = TextField()
     # Member changes so far (schema version 4): the next change is change_seq + 1.
     change_seq = BigIntegerField(default=0)
+    created_by = TextField(null=True)
+    updated_by = TextField(null=True)
+    deleted_by = TextField(null=True)
+    # The dataset it was taken out of (schema version 6, no foreign key: the dataset may be
+    # purged): for a deleted collection, the one it was in when deleted (a restore puts it back
+    # there if that dataset is live) and that dataset's name then (the trash shows it); for a
+    # live standalone one, the dataset whose deletion detached it (a restore of that dataset
+    # takes it back), until it is moved.
+    former_dataset_id = TextField(null=True)
+    former_dataset_name = TextField(null=True)
+    # Purged from the trash while a version still holds its members: the row stays, for the
+    # versions, but no longer exists for the API (purge-trash deletes it once no version does).
+    purged_at = DateTimeField(null=True)
 
 
 class Member(Model):
@@ -135,6 +153,8 @@ class Version(Model):
     project_id = TextField()
     dataset_created_at = DateTimeField()
     dataset_updated_at = DateTimeField()
+    dataset_created_by = TextField(null=True)
+    dataset_updated_by = TextField(null=True)
 
     class Meta:
         database = db
@@ -201,11 +221,21 @@ Collection.add_index(Collection.namespace, Collection.project, Collection.create
                      where=_live(Collection))
 Collection.add_index(Collection.namespace, Collection.dataset, Collection.created_at, Collection.id,
                      where=_live(Collection))
+# The trash: deleted rows by project, most recently deleted first; collections to take back.
+Dataset.add_index(Dataset.namespace, Dataset.project, Dataset.deleted_at, Dataset.id,
+                  where=Dataset.deleted_at.is_null(False), name="dataset_trash")
+Collection.add_index(Collection.namespace, Collection.project, Collection.deleted_at, Collection.id,
+                     where=Collection.deleted_at.is_null(False) & Collection.purged_at.is_null(),
+                     name="collection_trash")
+Collection.add_index(Collection.former_dataset_id, where=Collection.former_dataset_id.is_null(False),
+                     name="collection_former_dataset")
 # Current members: in the order of first addition, and each node at most once.
 Member.add_index(Member.collection, Member.position, where=Member.removed_seq.is_null(),
                  name="member_current_position")
 Member.add_index(Member.collection, Member.node_id, unique=True, where=Member.removed_seq.is_null(),
                  name="member_current_node")
+# Which collections of a namespace currently hold a node (R1, R2; schema version 7).
+Member.add_index(Member.namespace, Member.node_id, where=Member.removed_seq.is_null(), name="member_node_lookup")
 # Members at a change, in order (positions and changes both only grow, so (added_seq, position)
 # is the order of addition), and what a range of changes added; what it removed.
 Member.add_index(Member.collection, Member.added_seq, Member.position)

@@ -28,7 +28,7 @@ from schemas.common import (
 
 from . import idempotency
 from .contract import operation, operation_of
-from .converters import NameConverter, SlugConverter, VersionNumberConverter
+from .converters import IdConverter, NameConverter, NodeIdConverter, SlugConverter, VersionNumberConverter
 
 bp = Blueprint("openapi", __name__)
 
@@ -55,7 +55,8 @@ _ERROR_SUMMARIES = {
 
 # The example of each path parameter (a dataset's or a collection's name, by resource).
 PATH_EXAMPLES = {"slug": "acme", "projectSlug": "vision", "datasets": "training-v2", "versions": "training-v2",
-                 "collections": "front-camera-clips", "number": 3, "fromNumber": "2", "toNumber": "current"}
+                 "collections": "front-camera-clips", "number": 3, "fromNumber": "2", "toNumber": "current",
+                 "datasetId": "Zk3q9X1mYb7LwT0a", "collectionId": "c8Rv2NqL0xWm4YtA", "nodeId": "clip-001"}
 # Path parameters that a handler reads itself (a 400 when malformed), as the document gives them.
 PATH_SCHEMAS = {"fromNumber": {"type": "string", "pattern": "^[1-9][0-9]{0,8}$"},
                 "toNumber": {"type": "string", "pattern": "^(?:[1-9][0-9]{0,8}|current)$"}}
@@ -100,6 +101,11 @@ def _path_parameters(rule, converter):
             schema = {"type": "string", "pattern": f"^{SlugConverter.regex}$"}
         elif isinstance(url_converter, NameConverter):
             schema = converter.field2property(Name())
+        elif isinstance(url_converter, IdConverter):
+            schema = {"type": "string", "pattern": f"^{IdConverter.regex}$"}
+        elif isinstance(url_converter, NodeIdConverter):
+            schema = {"type": "string", "minLength": 1, "maxLength": 256, "pattern": NO_CONTROL_PATTERN,
+                      "description": "A node ID; its `/` written as is or as %2F"}
         elif isinstance(url_converter, VersionNumberConverter):
             schema = {"type": "integer", "minimum": 1, "maximum": 999_999_999}
         elif _camel(argument) in PATH_SCHEMAS:

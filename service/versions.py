@@ -9,7 +9,7 @@ import json
 from peewee import SQL, NodeList, Value, fn
 
 from .compiled import first, rows
-from .data import array_of, list_of, live, page_query, paginate
+from .data import array_of, list_of, live, page_query, paginate, window_args
 from .db import db, is_postgres
 from .models import Collection, Dataset, Member, Version, VersionCollection, utcnow
 
@@ -60,29 +60,31 @@ def create_version(dataset, version_id, note, created_by):
                        fn.COALESCE(fn.SUM(VersionCollection.member_count), 0), Value(dataset.name),
                        Value(dataset.description), NodeList((tags, SQL("::jsonb"))) if is_postgres() else tags,
                        Value(dataset.metadata), Value(dataset.project_id), Value(dataset.created_at),
-                       Value(dataset.updated_at))
+                       Value(dataset.updated_at), Value(dataset.created_by), Value(dataset.updated_by))
                .where(VersionCollection.version == version_id))
     fields = [Version.id, Version.namespace, Version.dataset, Version.number, Version.note, Version.created_at,
               Version.created_by, Version.collection_count, Version.member_count, Version.name,
               Version.description, Version.tags, Version.metadata, Version.project_id, Version.dataset_created_at,
-              Version.dataset_updated_at]
+              Version.dataset_updated_at, Version.dataset_created_by, Version.dataset_updated_by]
     return list(Version.insert_from(counted, fields).returning(Version).execute())[0]
 
 
 # -- V2 ---------------------------------------------------------------------------------------
 
-def _versions_page(namespace_id, project_id, name, page_size, offset):
+def _versions_page(*args, after):
+    (namespace_id, project_id, name), window = window_args(args, after)
     dataset_id = _dataset_id(namespace_id, project_id, name)
     query = Version.select().where(Version.namespace == namespace_id, Version.dataset == dataset_id)
-    return page_query(query, page_size, offset, columns=[dataset_id.alias("found_dataset_id")],
-                      order=(Version.number,))
+    return page_query(query, window, columns=[dataset_id.alias("found_dataset_id")], order=(Version.number,))
 
 
-def list_versions(project, dataset_name, page, page_size):
+def list_versions(project, dataset_name, window):
     """V2 query 3: a page of the versions of the live dataset `dataset_name`, oldest first,
-    their total, and whether the dataset exists, in one statement. Returns (rows, total, found)."""
-    found, first_row = paginate(_versions_page, page, page_size, project.namespace_id, project.id, dataset_name)
-    return found, first_row.total, first_row.found_dataset_id is not None
+    their total, and whether the dataset exists, in one statement. Returns (rows, total, the
+    next page's cursor values or None, found)."""
+    found, first_row, after = paginate(_versions_page, window, project.namespace_id, project.id, dataset_name,
+                                       keys=("number",))
+    return found, first_row.total, after, first_row.found_dataset_id is not None
 
 
 # -- V3 ---------------------------------------------------------------------------------------

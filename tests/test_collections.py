@@ -16,7 +16,8 @@ from tests.support.api import (
     ok,
 )
 
-COLLECTION_KEYS = {"id", "name", "projectId", "dataset", "memberCount", "createdAt", "updatedAt"}
+COLLECTION_KEYS = {"id", "name", "projectId", "dataset", "memberCount", "createdAt", "updatedAt", "createdBy",
+                   "updatedBy"}
 MAX_MEMBERS = 10_000
 
 

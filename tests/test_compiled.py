@@ -68,10 +68,12 @@ def test_without_the_cache_every_read_answers_the_same(api, app, project):
             project_row = data.find_project(namespace, "vision")
             dataset = data.find_dataset(project_row, "d1")
             collection = data.find_collection(project_row, "c")
-            return [namespace, project_row, dataset, collection, data.find_members(collection),
-                    data.find_dataset_collections(dataset), data.list_namespaces(None, 1, 10),
-                    data.list_projects(namespace, 1, 10), data.list_datasets(project_row, 1, 10),
-                    data.list_datasets(project_row, 1, 10, ["y", "x"]), data.list_collections(project_row, 1, 10, "d1")]
+            first_page, after = data.Window(10, 0, ()), data.Window(1, 0, (dataset.created_at, dataset.id))
+            return [namespace, project_row, dataset, collection, data.list_members(collection, first_page),
+                    data.list_namespaces(None, first_page), data.list_projects(namespace, first_page),
+                    data.list_datasets(project_row, first_page), data.list_datasets(project_row, after),
+                    data.list_datasets(project_row, first_page, ["y", "x"]),
+                    data.list_collections(project_row, first_page, "d1")]
 
     cached = read_everything()
     compiled.enabled = False
@@ -80,4 +82,4 @@ def test_without_the_cache_every_read_answers_the_same(api, app, project):
     finally:
         compiled.enabled = True
     assert uncached == cached
-    assert [d.name for d in cached[9][0]] == ["d1"] and cached[4] == ["n2", "n1"]
+    assert [d.name for d in cached[9][0]] == ["d1"] and cached[4] == (["n2", "n1"], None)

@@ -14,7 +14,7 @@ from tests.support.api import (
     ok,
 )
 
-LIST_ITEM_KEYS = {"id", "name", "description", "tags", "createdAt", "updatedAt"}
+LIST_ITEM_KEYS = {"id", "name", "description", "tags", "createdAt", "updatedAt", "createdBy", "updatedBy"}
 DATASET_KEYS = LIST_ITEM_KEYS | {"projectId", "metadata"}
 
 
@@ -41,6 +41,7 @@ def assert_dataset(body):
     assert body["metadata"] is None or isinstance(body["metadata"], dict)
     assert_timestamp(body["createdAt"])
     assert_timestamp(body["updatedAt"])
+    assert isinstance(body["createdBy"], str) and isinstance(body["updatedBy"], str)
 
 
 # -- D1 ----------------------------------------------------------------------------------

@@ -184,4 +184,4 @@ def test_the_largest_page_number_is_an_empty_page_with_the_true_total(api, world
     response = api.get(PROJECT + "/datasets", query_string={"page": 10_000_000, "pageSize": 10**6})
     assert response.status_code == 200
     assert response.get_json() == {
-        "datasets": [], "page": 10_000_000, "pageSize": 200, "total": 1, "totalPages": 1}
+        "datasets": [], "page": 10_000_000, "pageSize": 200, "total": 1, "totalPages": 1, "nextCursor": None}

@@ -70,7 +70,7 @@ ROWS = {
         {"id": "c-loose", "created_at": _t(8), "updated_at": _t(8), "deleted_at": None, "namespace_id": "ns-acme",
          "project_id": "p-vision", "dataset_id": None, "member_count": 1, "member_seq": 1, "name": "loose"},
         {"id": "c-train-old", "created_at": _t(6), "updated_at": _t(7), "deleted_at": _t(7),
-         "namespace_id": "ns-acme", "project_id": "p-vision", "dataset_id": None, "member_count": 1,
+         "namespace_id": "ns-acme", "project_id": "p-vision", "dataset_id": "d-cars", "member_count": 1,
          "member_seq": 1, "name": "train"},
         {"id": "c-ys", "created_at": _t(9), "updated_at": _t(9), "deleted_at": None, "namespace_id": "ns-beta",
          "project_id": "p-beta", "dataset_id": "d-y", "member_count": 0, "member_seq": 0, "name": "ys"},
@@ -202,11 +202,21 @@ def test_migrate_keeps_every_row_of_a_version_1_database(version_1_database):
     assert after["schema_version"] == [{"version": SCHEMA_VERSION}]
     counts = {p["id"]: p.pop("dataset_count") for p in after["project"]}
     # The columns later versions add, with what they hold for the rows there were.
-    added = {"dataset": {"version_count": 0}, "collection": {"change_seq": 0},
+    who = {"created_by": None, "updated_by": None, "deleted_by": None}
+    added = {"dataset": {"version_count": 0, **who}, "collection": {"change_seq": 0, "purged_at": None, **who},
              "member": {"added_seq": 0, "removed_seq": None}}
     for table, columns in added.items():
         for row in after[table]:
             assert {column: row.pop(column) for column in columns} == columns, (table, row)
+    # A deleted collection no longer points at its dataset: it remembers it, with its name.
+    names = {d["id"]: d["name"] for d in before["dataset"]}
+    for row, was in zip(after["collection"], before["collection"], strict=True):
+        former = (row.pop("former_dataset_id"), row.pop("former_dataset_name"))
+        if was["deleted_at"] is not None:
+            assert (former, row["dataset_id"]) == ((was["dataset_id"], names.get(was["dataset_id"])), None)
+            row["dataset_id"] = was["dataset_id"]
+        else:
+            assert former == (None, None)
     for table in ROWS:
         assert after[table] == before[table], table
     assert counts == _live_datasets_per_project() == {"p-vision": 2, "p-empty": 0, "p-gone": 1, "p-beta": 1}
@@ -305,7 +315,10 @@ def test_version_3_stores_names_in_nfc_and_renames_what_would_collide(version_1_
         assert {row_id: names[row_id] for row_id, *_ in expected} == {row_id: new for row_id, _, _, new in expected}
         untouched = {row["id"]: row for row in before[table]}
         for row in after[table]:  # every row kept, nothing but the name changed (and the later columns)
-            assert {**untouched.pop(row["id"]), "name": row["name"]} == {key: row[key] for key in before[table][0]}
+            was = {**untouched.pop(row["id"]), "name": row["name"]}
+            if table == "collection" and was["deleted_at"] is not None:  # its dataset kept as its former one
+                was["dataset_id"], row["former_dataset_id"] = None, was["dataset_id"]
+            assert was == {key: row[key] for key in before[table][0]}
         assert untouched == {}
     with service_on(version_1_database) as api:
         datasets = "/namespaces/acme/projects/vision/datasets"

@@ -58,7 +58,8 @@ def test_only_a_token_for_every_namespace_may_create_one(api, token, namespaces)
 def test_list_returns_every_namespace_oldest_first(api):
     created = [create(api, "/namespaces", {"slug": slug}) for slug in ("zeta", "alpha", "mid")]
     body = ok(api.get("/namespaces"))
-    assert body == {"namespaces": created, "page": 1, "pageSize": 50, "total": 3, "totalPages": 1}
+    assert body == {"namespaces": created, "page": 1, "pageSize": 50, "total": 3, "totalPages": 1,
+                    "nextCursor": None}
 
 
 def test_get_answers_the_namespace(api):

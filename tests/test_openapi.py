@@ -16,7 +16,9 @@ import schemas.collections
 import schemas.common
 import schemas.datasets
 import schemas.namespaces
+import schemas.nodes
 import schemas.projects
+import schemas.trash
 import schemas.versions
 from schemas.common import NAME_REGEX, check_no_control, is_valid_name
 from service.openapi import NO_CONTROL_PATTERN
@@ -29,6 +31,7 @@ RETRIED = {409, 422}  # every POST: an Idempotency-Key still running, or used fo
 CACHED = {304}  # single-resource GETs: If-None-Match
 CHECKED = {412}  # PATCH, DELETE and C5: If-Match
 VERSIONS = f"{PROJECT}/datasets/{{name}}/versions"
+TRASH = f"{PROJECT}/trash"
 
 # Contract §5: every operation, its success status, and its error statuses (401 wherever a token
 # is needed, 400/413/415 wherever a body is read, 503 wherever the database is).
@@ -50,10 +53,18 @@ CONTRACT = {
     "C4": ("patch", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 409, 503} | BODY | CHECKED),
     "C5": ("post", f"{PROJECT}/collections/{{name}}/members", 200, {401, 404, 503} | BODY | RETRIED | CHECKED),
     "C6": ("delete", f"{PROJECT}/collections/{{name}}", 200, {401, 404, 503} | CHECKED),
+    "M1": ("get", f"{PROJECT}/collections/{{name}}/members", 200, {400, 401, 404, 503}),
+    "R1": ("get", f"{PROJECT}/nodes/{{nodeId}}/collections", 200, {401, 404, 503}),
+    "R2": ("post", f"{PROJECT}/nodes/lookup", 200, {401, 404, 503} | BODY | RETRIED),
     "V1": ("post", f"{VERSIONS}", 201, {401, 404, 503} | BODY | RETRIED),
     "V2": ("get", f"{VERSIONS}", 200, {400, 401, 404, 503}),
     "V3": ("get", f"{VERSIONS}/{{number}}", 200, {401, 404, 503} | CACHED),
     "V4": ("get", f"{VERSIONS}/{{fromNumber}}/diff/{{toNumber}}", 200, {400, 401, 404, 503}),
+    "T1": ("get", TRASH, 200, {400, 401, 404, 503}),
+    "T2": ("post", f"{TRASH}/datasets/{{datasetId}}/restore", 200, {401, 404, 409, 503} | BODY | RETRIED),
+    "T3": ("post", f"{TRASH}/collections/{{collectionId}}/restore", 200, {401, 404, 409, 503} | BODY | RETRIED),
+    "T4 datasets": ("delete", f"{TRASH}/datasets/{{datasetId}}", 200, {401, 404, 503}),
+    "T4 collections": ("delete", f"{TRASH}/collections/{{collectionId}}", 200, {401, 404, 503}),
     "H1": ("get", "/healthz", 200, set()),
     "H2": ("get", "/readyz", 200, {503}),
     "O1": ("get", "/openapi.json", 200, set()),
@@ -61,9 +72,11 @@ CONTRACT = {
 UNAUTHENTICATED = {"H1", "H2", "O1"}
 # Contract §5 and §8: each endpoint's roundtrip budget, in all and effective.
 BUDGETS = {"N1": (1, 1), "N2": (2, 1), "N3": (1, 1), "P1": (2, 2), "P2": (3, 2), "P3": (2, 2), "D1": (3, 3),
-           "D2": (4, 3), "D3": (4, 4), "D4": (4, 4), "D5": (4, 4), "C1": (5, 5), "C2": (4, 3), "C3": (4, 4),
+           "D2": (4, 3), "D3": (4, 4), "D4": (4, 4), "D5": (4, 4), "C1": (6, 6), "C2": (4, 3), "C3": (4, 4),
            "C4": (5, 5), "C5": (6, 6), "C6": (3, 3), "H1": (0, 0), "H2": (1, 1), "O1": (0, 0), "V1": (5, 5),
-           "V2": (4, 3), "V3": (5, 5), "V4": (6, 6)}
+           "V2": (4, 3), "V3": (5, 5), "V4": (6, 6), "T1": (4, 3), "T2": (6, 6), "T3": (6, 6),
+           "T4 datasets": (5, 5), "T4 collections": (5, 5), "R1": (3, 3), "R2": (3, 3),
+           "M1": (4, 4)}
 
 
 @pytest.fixture
@@ -73,9 +86,16 @@ def document(client):
     return response.get_json()
 
 
+def _contract_id(op, path):
+    """The contract ID of an operation, read from its summary; T4, which is two operations, with
+    what it deletes ("T4 datasets")."""
+    contract_id = op["summary"].split(" ")[0]
+    return f"T4 {path.split('/trash/')[1].split('/')[0]}" if contract_id == "T4" else contract_id
+
+
 def _operations(document):
-    """{contract id: (method, path, operation)}, the id read from the operation's summary."""
-    return {op["summary"].split(" ")[0]: (method, path, op)
+    """{contract id: (method, path, operation)}."""
+    return {_contract_id(op, path): (method, path, op)
             for path, item in document["paths"].items() for method, op in item.items()}
 
 
@@ -83,7 +103,7 @@ def _marshmallow_schemas():
     """{class name: schema class} of every marshmallow schema the service defines."""
     found = {}
     for module in (schemas.common, schemas.namespaces, schemas.projects, schemas.datasets, schemas.collections,
-                   schemas.versions):
+                   schemas.versions, schemas.trash, schemas.nodes):
         for value in vars(module).values():
             if isinstance(value, Schema):
                 value = type(value)
@@ -212,7 +232,8 @@ def test_bodies_and_query_arguments_are_those_the_handlers_load(api, document):
                 assert response.status_code == 400, (contract_id, name)
                 assert set(response.get_json()["error"]["fields"]) == {name}, (contract_id, name)
             checked += 1
-    assert checked == 13  # 8 bodies (N1, P1, D1, D4, C1, C4, C5, V1), 5 lists (N2, P2, D2, C2, V2)
+    # 11 bodies (N1, P1, D1, D4, C1, C4, C5, V1, T2, T3, R2), 7 lists (N2, P2, D2, C2, V2, T1, M1)
+    assert checked == 18
 
 
 def _reference_examples():
@@ -227,11 +248,11 @@ def _reference_examples():
 def test_the_reference_examples_match_the_document(document):
     examples = list(_reference_examples())
     operations = _operations(document)
-    assert {contract_id for contract_id, _, _ in examples} == set(CONTRACT) - {"O1"}
+    assert {contract_id for contract_id, _, _ in examples} == {i.split(" ")[0] for i in CONTRACT} - {"O1"}
     for contract_id, status, example in examples:
-        _, _, op = operations[contract_id]
-        schema = op["responses"][status]["content"]["application/json"]["schema"]
-        _resolve(document, schema).validate(example)
+        for _, _, op in [operations[i] for i in operations if i.split(" ")[0] == contract_id]:
+            schema = op["responses"][status]["content"]["application/json"]["schema"]
+            _resolve(document, schema).validate(example)
 
 
 NAME_EDGES = ["a", "a b", "x" * 128, "x" * 129, "", " a", "a ", "a\u00a0", "\u3000a", "a/b", "a\x00", "a\x9f",

@@ -1,13 +1,16 @@
 """Pagination of every list endpoint (N2, P2, D2, C2): defaults, limits, bad values, order,
-and soft-deleted rows."""
+soft-deleted rows, and cursors (walks while rows come and go, forged cursors, the cost of a
+page at depth)."""
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 
 from service.db import db
 from service.models import Collection, Dataset, Namespace, Project, utcnow
 from tests.support.api import COLLECTIONS, DATASETS, NS, create, ok
+from tests.support.plans import rows_read
 
 
 @dataclass
@@ -72,7 +75,8 @@ def ids_in_database_order(app, listing, ids):
 
 
 def test_an_empty_list_with_the_defaults(api, listing):
-    assert page(api, listing) == {listing.key: [], "page": 1, "pageSize": 50, "total": 0, "totalPages": 0}
+    assert page(api, listing) == {listing.key: [], "page": 1, "pageSize": 50, "total": 0, "totalPages": 0,
+                                  "nextCursor": None}
 
 
 def test_default_page_size_is_50(api, listing):
@@ -99,7 +103,8 @@ def test_every_page_size_pages_through_all_rows_and_past_the_end(api, listing):
         assert [i for n in range(1, pages + 1) for i in page_ids(api, listing, pageSize=size, page=n)] == ids
         for number in (pages + 1, 10_000_000):  # past the end: empty, with the true total
             assert page(api, listing, page=number, pageSize=size) == \
-                   {listing.key: [], "page": number, "pageSize": size, "total": 5, "totalPages": pages}
+                   {listing.key: [], "page": number, "pageSize": size, "total": 5, "totalPages": pages,
+                    "nextCursor": None}
 
 
 BAD_VALUES = ["0", "-1", "abc", "1.5", "1e9", "", " 1", "0x10", "1,2"]
@@ -149,3 +154,130 @@ def test_soft_deleted_rows_are_never_listed_nor_counted(app, api, listing):
     assert (body["total"], body["totalPages"]) == (2, 2)
     assert page_ids(api, listing) == [ids[0], ids[3]]
     assert page_ids(api, listing, pageSize=1, page=2) == [ids[3]]
+
+
+# -- cursors ----------------------------------------------------------------------------------
+
+def walk(api, listing, page_size, between=None, **params):
+    """Every row of the list by cursor from its first page, and `between(page number)` run
+    after each page; checks that each page's Link names its nextCursor, and that only the
+    last has none."""
+    seen, number = [], 0
+    response = api.get(listing.path, query_string={"pageSize": page_size, **params})
+    while True:
+        body = ok(response)
+        seen += [item["id"] for item in body[listing.key]]
+        number += 1
+        if between:
+            between(number)
+        cursor = body["nextCursor"]
+        assert ("Link" in response.headers) == (cursor is not None)
+        if cursor is None:
+            return seen
+        assert f"cursor={cursor}>" in response.headers["Link"]
+        response = api.get(listing.path, query_string={"pageSize": page_size, "cursor": cursor, **params})
+        assert ok(response)["page"] is None
+
+
+def test_a_cursor_walk_shows_every_row_once_in_order_with_any_page_size(api, listing):
+    ids = add_rows(api, listing, 7)
+    for size in (1, 2, 3, 6, 7, 8):
+        assert walk(api, listing, size) == ids, size
+
+
+def test_each_page_links_the_next_and_the_last_links_none(api, listing):
+    add_rows(api, listing, 3)
+    first = api.get(listing.path, query_string={"pageSize": 2})
+    cursor = ok(first)["nextCursor"]
+    assert first.headers["Link"] == f'<{listing.path}?pageSize=2&cursor={cursor}>; rel="next"'
+    last = api.get(first.headers["Link"][1:].split(">")[0])
+    assert (len(ok(last)[listing.key]), ok(last)["nextCursor"], "Link" in last.headers) == (1, None, False)
+
+
+def test_a_walk_shows_rows_added_after_its_cursor_and_not_those_deleted_before_it_gets_there(app, api, listing):
+    ids = add_rows(api, listing, 9)
+    added = []
+
+    def meanwhile(number):  # after each page of 3: delete a row ahead and one behind, add one
+        if number <= 2:
+            update_rows(app, listing, [ids[number * 3 + 1], ids[number * 3 - 2]], deleted_at=utcnow())
+            added.extend(add_rows(api, listing, 1, start=100 + number))
+
+    walked = walk(api, listing, 3, between=meanwhile)
+    assert walked == ids[:3] + [ids[3], ids[5], ids[6], ids[8]] + added
+
+
+def test_a_walk_while_another_thread_writes_never_skips_nor_repeats_a_row(app, api, listing):
+    """One thread adds and deletes rows as fast as it can while the walk goes on: every row
+    that lived through the walk is seen exactly once, in order, and no row deleted before the
+    walk began."""
+    import threading
+
+    ids = add_rows(api, listing, 40, spaced=False)
+    update_rows(app, listing, ids[:5], deleted_at=utcnow())
+    kept, churn = ids[5:30], ids[30:]
+    stop, errors = threading.Event(), []
+
+    def writer():
+        try:
+            n = 0
+            while not stop.is_set():
+                add_rows(api, listing, 1, start=1000 + n, spaced=False)
+                if n < len(churn):
+                    update_rows(app, listing, [churn[n]], deleted_at=utcnow())
+                n += 1
+        except Exception as e:  # shown by the assertion below
+            errors.append(e)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        walked = walk(api, listing, 4)
+    finally:
+        stop.set()
+        thread.join()
+    assert errors == []
+    assert len(walked) == len(set(walked))
+    assert [i for i in walked if i in kept] == kept and not set(walked) & set(ids[:5])
+
+
+BAD_CURSORS = ["x", "x.y", "", "a" * 513, "eyJ9.AAAA", "ImEiLA.AAAAAAAAAAAAAAAAAAAAAA"]
+
+
+def test_a_forged_truncated_or_foreign_cursor_is_400_and_page_with_cursor_too(api, listing):
+    ids = add_rows(api, listing, 3)
+    cursor = page(api, listing, pageSize=1)["nextCursor"]
+    other = Listing("/namespaces/ns-0/projects", "projects", Project, LISTINGS[1].body) \
+        if listing.path == "/namespaces" else Listing("/namespaces", "namespaces", Namespace, LISTINGS[0].body)
+    add_rows(api, other, 2)
+    other = page(api, other, pageSize=1)["nextCursor"]  # a cursor of another list
+    tampered = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
+    for bad in [*BAD_CURSORS, cursor[:-1], tampered, "A" + cursor[1:], other]:
+        response = api.get(listing.path, query_string={"pageSize": 1, "cursor": bad})
+        assert response.status_code == 400 and "cursor" in response.get_json()["error"]["fields"], bad
+    response = api.get(listing.path, query_string={"page": 2, "cursor": cursor})
+    assert response.status_code == 400 and response.get_json()["error"]["fields"] == {
+        "_schema": ["Give either page or cursor, not both."]}
+    assert page_ids(api, listing, pageSize=1, cursor=cursor) == ids[1:2]
+    if listing.path == DATASETS:  # a cursor of another filter is another list
+        assert api.get(listing.path, query_string={"pageSize": 1, "cursor": cursor, "tag": "x"}).status_code == 400
+
+
+def test_a_cursor_page_reads_as_many_rows_at_any_depth(app, api, listing, backend):
+    if backend != "postgresql":
+        pytest.skip("EXPLAIN ANALYZE: PostgreSQL's plans")
+    add_rows(api, listing, 3)
+    with app.app_context(), db.connection_context():  # 5,000 rows more, created later, one a millisecond
+        first = listing.model.select().order_by(listing.model.created_at.desc()).first()
+        copies = []
+        for i in range(5000):
+            created = first.created_at + timedelta(milliseconds=i + 1)
+            row = {**first.__data__, "id": f"row-{i:04d}", "created_at": created}
+            row["slug" if "slug" in row else "name"] = f"row-{i:04d}"
+            copies.append(row)
+        listing.model.insert_many(copies).execute()
+    deep = page(api, listing, pageSize=10, page=499)["nextCursor"]  # after row 4,990
+    shallow = rows_read(app, lambda: api.get(listing.path, query_string={"pageSize": 10}))
+    at_depth = rows_read(app, lambda: api.get(listing.path, query_string={"pageSize": 10, "cursor": deep}))
+    by_offset = rows_read(app, lambda: api.get(listing.path, query_string={"pageSize": 10, "page": 500}))
+    assert at_depth <= shallow <= 11 * 2 and by_offset > 4990

@@ -60,7 +60,8 @@ def test_list_returns_only_the_namespaces_projects_oldest_first(api, namespace):
     ok(api.post("/namespaces", json={"slug": "globex"}), 201)
     ok(api.post("/namespaces/globex/projects", json={"slug": "other"}), 201)
     body = ok(api.get(f"{NS}/projects"))
-    assert body == {"projects": created, "page": 1, "pageSize": 50, "total": 3, "totalPages": 1}
+    assert body == {"projects": created, "page": 1, "pageSize": 50, "total": 3, "totalPages": 1,
+                    "nextCursor": None}
 
 
 @pytest.mark.parametrize("method, path, body", [

@@ -3,6 +3,7 @@
 instead of marshmallow's per-field work. The marshmallow schemas stay the documented shape of
 the responses: these tests hold both to the same output, for rows as each database gives
 them back."""
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -28,10 +29,23 @@ def datasets(api, project):
     for body in DATASETS_CREATED:
         assert api.post(DATASETS, json=body).status_code == 201
     for name, dataset, members in (("clips", "full", ["n2", "n1", "ñ/3 ☃"]), ("empty", "full", []),
+                                   ("quoted", "plain", ['a"b', "c\\d", '\\"', "\u2028"]),
                                    ("more", "full", ["n9"]), ("elsewhere", "plain", ["x"])):
         assert api.post(COLLECTIONS, json={"name": name, "dataset": dataset, "members": members}).status_code == 201
     assert api.post(f"{COLLECTIONS}/clips/members", json={"add": ["n0", "n1"], "remove": ["n2"]}).status_code == 200
     return [body["name"] for body in DATASETS_CREATED]
+
+
+PAGE = data.Window(50, 0, ())
+
+
+def collections_of(dataset):
+    """The dataset's collections ({id, name, members}), from the JSON chunks that D3 streams."""
+    found = {}
+    for collection_id, name, chunk in data.stream_dataset_members(dataset):
+        found.setdefault(collection_id, {"id": collection_id, "name": name, "members": []})
+        found[collection_id]["members"] += json.loads(f'["{chunk}"]') if chunk is not None else []
+    return list(found.values())
 
 
 def _project():
@@ -41,7 +55,7 @@ def _project():
 
 def test_list_items_dump_as_the_marshmallow_schema_does(app, datasets):
     with app.app_context(), db.connection_context():
-        rows, total = data.list_datasets(_project(), 1, 50)
+        rows, total, _ = data.list_datasets(_project(), PAGE)
     assert total == len(rows) == len(datasets)
     for row in rows:
         assert dump_list_item(row) == dataset_list_item_schema.dump(row)
@@ -53,7 +67,7 @@ def test_detail_dumps_as_the_marshmallow_schema_does(app, datasets):
         project = _project()
         for name in datasets:
             row = data.find_dataset(project, name)
-            collections = data.find_dataset_collections(row)
+            collections = collections_of(row)
             expected = dataset_detail_schema.dump(SimpleNamespace(**row._asdict(), collections=collections))
             assert dump_detail(row, collections) == expected
 
@@ -62,25 +76,26 @@ def test_api_answers_what_the_marshmallow_schemas_would(api, app, datasets):
     listed = api.get(DATASETS).get_json()["datasets"]
     with app.app_context(), db.connection_context():
         project = _project()
-        rows, _ = data.list_datasets(project, 1, 50)
+        rows, *_ = data.list_datasets(project, PAGE)
         assert listed == dataset_list_item_schema.dump(rows, many=True)
         full = data.find_dataset(project, "full")
         expected = dataset_detail_schema.dump(
-            SimpleNamespace(**full._asdict(), collections=data.find_dataset_collections(full)))
+            SimpleNamespace(**full._asdict(), collections=collections_of(full)))
     detail = api.get(f"{DATASETS}/full").get_json()
     assert detail == expected
     assert {c["name"]: c["members"] for c in detail["collections"]} == {
         "clips": ["n1", "ñ/3 ☃", "n0"], "empty": [], "more": ["n9"]}
+    assert api.get(f"{COLLECTIONS}/clips").get_json()["members"] == ["n1", "ñ/3 ☃", "n0"]
 
 
 def test_collections_dump_as_the_marshmallow_schemas_do(app, datasets):
     with app.app_context(), db.connection_context():
         project = _project()
-        rows, total, _ = data.list_collections(project, 1, 50)
-        assert total == len(rows) == 4
+        rows, total, _, _ = data.list_collections(project, PAGE)
+        assert total == len(rows) == 5
         for listed_row in rows:
             row = data.find_collection(project, listed_row.name)
-            members = data.find_members(row)
+            members = data.list_members(row, data.Window(10_000, 0, ()))[0]
             assert dump_collection(listed_row, listed_row.dataset_name) == collection_schema.dump(listed_row)
             assert dump_collection(row, row.dataset_name) == collection_schema.dump(row)
             detail = collection_detail_schema.dump(SimpleNamespace(**row._asdict(), members=members))

@@ -9,6 +9,7 @@ strings, tokens scoped to no namespace or to names near the other's, the token's
 namespace, and the list of namespaces."""
 import pytest
 
+from service.db import db
 from service.models import Collection, Dataset, Namespace, Project
 from tests.support.api import assert_error, create, listed, ok
 from tests.support.dbstate import assert_unchanged, table_rows
@@ -23,8 +24,15 @@ BODIES = {
     "api.collections.update_collection": {"dataset": None},
     "api.collections.change_members": {"add": ["n9"], "remove": ["n1"]},
     "api.versions.create_version": {"note": "frozen"},
+    "api.trash.restore_dataset": {},
+    "api.trash.restore_collection": {"name": "back"},
+    "api.nodes.lookup_nodes": {"nodeIds": ["n1", "n3", "n9"]},
 }
-URL_VALUES = {"project_slug": "vision", "name": "shared", "number": 1, "from_number": "1", "to_number": "current"}
+URL_VALUES = {"project_slug": "vision", "name": "shared", "number": 1, "from_number": "1", "to_number": "current",
+              "node_id": "n1"}
+# The trash's items, by endpoint: one of each kind to restore, one to purge (see populate).
+TRASH_IDS = {"api.trash.restore_dataset": "SLUG-restored", "api.trash.purge_dataset": "SLUG-purged",
+             "api.trash.restore_collection": "SLUG-restored", "api.trash.purge_collection": "SLUG-purged"}
 # Reads first, then writes, deletes last: the order in which they all succeed once.
 METHOD_ORDER = ["GET", "HEAD", "OPTIONS", "POST", "PATCH", "DELETE"]
 
@@ -41,6 +49,7 @@ def namespaced_requests(app):
             if method in ("POST", "PATCH"):
                 assert rule.endpoint in BODIES, f"give {rule.endpoint} a valid body in BODIES"
             values = {key: URL_VALUES.get(key, "SLUG") for key in rule.arguments}
+            values.update({key: TRASH_IDS[rule.endpoint] for key in ("dataset_id", "collection_id") if key in values})
             path = adapter.build(rule.endpoint, values, method=method).replace("SLUG", "{slug}")
             found[method, path] = BODIES.get(rule.endpoint)
     assert len({path for _, path in found}) >= 8, found
@@ -49,17 +58,24 @@ def namespaced_requests(app):
 
 def populate(api, slug):
     """Namespace `slug`, its project `vision`, dataset `shared` holding collection `shared`
-    (members n1, n2; frozen as version 1, then n4 added), and a standalone collection `solo`:
-    the same names in every namespace."""
+    (members n1, n2; frozen as version 1, then n4 and `<slug>-node` added), a standalone
+    collection `solo`, and in the trash datasets and collections `restored` and `purged` (IDs
+    `<slug>-restored` and `<slug>-purged`): the same names in every namespace."""
     project = f"/namespaces/{slug}/projects/vision"
     for path, body in ((("/namespaces", {"slug": slug})), (f"/namespaces/{slug}/projects", {"slug": "vision"}),
                        (f"{project}/datasets", {"name": "shared", "tags": ["t"]}),
                        (f"{project}/collections", {"name": "shared", "dataset": "shared", "members": ["n1", "n2"]}),
                        (f"{project}/collections", {"name": "solo", "members": ["n3"]}),
                        (f"{project}/datasets/shared/versions", {}),
-                       (f"{project}/collections/shared/members", {"add": ["n4"]})):
+                       (f"{project}/collections/shared/members", {"add": ["n4", f"{slug}-node"]})):
         response = api.post(path, json=body)
         assert response.status_code in (200, 201), response.get_json()
+    for kind, model in (("datasets", Dataset), ("collections", Collection)):
+        for name in ("restored", "purged"):
+            created = create(api, f"{project}/{kind}", {"name": name})
+            assert api.delete(f"{project}/{kind}/{name}").status_code == 200
+            with db.connection_context():
+                model.update(id=f"{slug}-{name}").where(model.id == created["id"]).execute()
 
 
 def send(api, method, path, body):
@@ -73,9 +89,9 @@ def observed(response):
 
 
 def namespace_ids(slug):
-    """The ID of namespace `slug` and of every row under it."""
+    """The ID of namespace `slug` and of every row under it, and the node ID only it holds."""
     namespace = Namespace.get(Namespace.slug == slug)
-    ids = {namespace.id}
+    ids = {namespace.id, f"{slug}-node"}
     for model in (Project, Dataset, Collection):
         ids.update(row.id for row in model.select(model.id).where(model.namespace == namespace.id))
     return ids
@@ -141,6 +157,8 @@ ENDPOINTS = [
     ("PATCH", f"{OTHER_PROJECT}/collections/clips", {"name": "renamed", "dataset": None}),
     ("POST", f"{OTHER_PROJECT}/collections/clips/members", {"add": ["x"], "remove": ["n1"]}),
     ("DELETE", f"{OTHER_PROJECT}/collections/clips", None),
+    ("GET", f"{OTHER_PROJECT}/nodes/n1/collections", None),
+    ("POST", f"{OTHER_PROJECT}/nodes/lookup", {"nodeIds": ["n1"]}),
     ("POST", f"{OTHER_PROJECT}/datasets/train/versions", {"note": "mine"}),
     ("GET", f"{OTHER_PROJECT}/datasets/train/versions", None),
     ("GET", f"{OTHER_PROJECT}/datasets/train/versions/1", None),

@@ -46,6 +46,10 @@ def test_versions_are_numbered_per_dataset_and_listed_oldest_first(api, train):
     listed = ok(api.get(VERSIONS, query_string={"pageSize": 2, "page": 2}))
     assert ([v["number"] for v in listed["versions"]], listed["total"], listed["totalPages"]) == ([3], 3, 2)
     assert [v["number"] for v in ok(api.get(VERSIONS))["versions"]] == [1, 2, 3]
+    first = ok(api.get(VERSIONS, query_string={"pageSize": 2}))
+    freeze(api)  # made during the walk: it sorts after the cursor, so it is shown
+    rest = ok(api.get(VERSIONS, query_string={"pageSize": 2, "cursor": first["nextCursor"]}))
+    assert ([v["number"] for v in first["versions"] + rest["versions"]], rest["nextCursor"]) == ([1, 2, 3, 4], None)
 
 
 def test_missing_things_are_404_and_bad_numbers_400(api, train):

@@ -4,13 +4,13 @@ from flask import Blueprint
 
 from .. import auth, openapi
 from ..idempotency import idempotent
-from . import collections, datasets, health, namespaces, projects, versions
+from . import collections, datasets, health, namespaces, nodes, projects, trash, versions
 
 
 def register(app):
     api = Blueprint("api", __name__)  # every endpoint under it needs a token
     api.before_request(auth.authenticate)
-    for module in (namespaces, projects, datasets, collections, versions):
+    for module in (namespaces, projects, datasets, collections, nodes, versions, trash):
         api.register_blueprint(module.bp)
     app.register_blueprint(api)
     for rule in app.url_map.iter_rules():  # every POST of the API honours Idempotency-Key

@@ -1,13 +1,17 @@
 """What every handler shares: reading the JSON body and the query arguments, and the lookups
 that answer 404 when what the URL names is not there (queries 1 and 2 of every endpoint
 below a namespace, and the dataset and collection lookups after them)."""
+import itertools
 import json
 import math
+from urllib.parse import quote, urlencode
 
-from flask import request
+from flask import current_app, request, stream_with_context
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from .. import auth, data
+from schemas.common import page_body
+
+from .. import auth, cursors, data
 from ..errors import APIError, not_found
 
 
@@ -82,3 +86,70 @@ def collection_or_404(project, name, lock=False):
     if collection is None:
         raise not_found(f"collection '{name}'")
     return collection
+
+
+def list_window(args, *key_parts):
+    """The rows a list request asks for (data.Window): a page by number, or the page after a
+    cursor (a 400, with no database work, for a cursor not made for this list); and the list's
+    key (service/cursors.py)."""
+    key = cursors.list_key(*key_parts)
+    size = args["page_size"] if "page_size" in args else args["limit"]
+    if "cursor" in args:
+        return data.Window(size, 0, cursors.decode(args["cursor"], key)), key
+    return data.Window(size, (args.get("page", 1) - 1) * size, ()), key
+
+
+def next_page(key, after, headers):
+    """The cursor of the page after the one whose last row has the ordering values `after`
+    (None: it was the last), and its `Link: <…>; rel="next"` added to `headers`."""
+    if after is None:
+        return None
+    cursor = cursors.encode(key, after)
+    kept = [(k, v) for k, v in request.args.items(multi=True) if k not in ("page", "cursor")]
+    url = f"{quote(request.script_root + request.path)}?{urlencode([*kept, ('cursor', cursor)])}"
+    headers["Link"] = f'<{url}>; rel="next"'
+    return cursor
+
+
+def list_response(name, items, args, total, key, after):
+    """A list's answer: its envelope (page_body) and, when a page follows, its Link."""
+    headers = {}
+    return page_body(name, items, args, total, next_page(key, after, headers)), 200, headers
+
+
+def _buffered(pieces, size=64 * 1024):
+    """`pieces` of text as UTF-8 writes of about `size` bytes (not one write per piece)."""
+    buffer, held = [], 0
+    for piece in pieces:
+        buffer.append(piece)
+        held += len(piece)
+        if held >= size:
+            yield "".join(buffer).encode()
+            buffer, held = [], 0
+    yield "".join(buffer).encode()
+
+
+def _member_lists(rows, grouped):
+    """The JSON of the members of data.stream_*_members rows: with `grouped`, a list of
+    {"id", "name", "members"} a collection; else one list."""
+    dumps, current, separator = current_app.json.dumps, None, ""
+    for collection_id, name, chunk in rows:
+        if grouped and collection_id != current:
+            yield f'{"]}," if current else ""}{{"id":{dumps(collection_id)},"name":{dumps(name)},"members":['
+            current, separator = collection_id, ""
+        if chunk is not None:
+            yield f'{separator}"{chunk}"'
+            separator = ","
+    if grouped and current:
+        yield "]}"
+
+
+def streamed(head, key, rows, tag, grouped=False):
+    """A 200 whose body is the JSON object `head` with `key` added last: the members of `rows`
+    (data.stream_dataset_members or data.stream_members), written as they are read, so that
+    a worker holds a few chunks of them at a time, whatever their number; with its ETag."""
+    opening = current_app.json.dumps(head)[:-1] + f',"{key}":['
+    body = itertools.chain([opening], _member_lists(rows, grouped), ["]}"])
+    response = current_app.response_class(stream_with_context(_buffered(body)), mimetype="application/json")
+    response.set_etag(tag)
+    return response

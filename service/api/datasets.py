@@ -2,7 +2,7 @@
 from flask import Blueprint
 from peewee import IntegrityError
 
-from schemas.common import Success, page_body
+from schemas.common import Success
 from schemas.datasets import (
     DatasetPage,
     dataset_create_schema,
@@ -14,10 +14,10 @@ from schemas.datasets import (
     dump_list_item,
 )
 
-from .. import data, etags
+from .. import auth, data, etags
 from ..contract import operation
 from ..errors import conflict, not_found
-from .common import dataset_or_404, json_body, project_or_404, query_args
+from .common import dataset_or_404, json_body, list_response, list_window, project_or_404, query_args, streamed
 
 bp = Blueprint("datasets", __name__, url_prefix="/namespaces/<slug:slug>/projects/<slug:project_slug>/datasets")
 
@@ -32,7 +32,7 @@ def create_dataset(slug, project_slug):
     body = dataset_create_schema.load(json_body())
     project = project_or_404(slug, project_slug)  # 1, 2
     try:
-        dataset = data.create_dataset(project, **body)  # 3
+        dataset = data.create_dataset(project, auth.subject(), **body)  # 3
     except IntegrityError:
         raise conflict(f"dataset '{body['name']}'") from None
     return dataset_schema.dump(dataset), 201
@@ -43,9 +43,10 @@ def create_dataset(slug, project_slug):
            query=dataset_list_args_schema, errors=PROJECT_404, budget=4, effective=3)
 def list_datasets(slug, project_slug):
     args = query_args(dataset_list_args_schema, repeated=("tag",))
+    window, key = list_window(args)
     project = project_or_404(slug, project_slug)  # 1, 2
-    rows, total = data.list_datasets(project, args["page"], args["page_size"], args["tag"])  # 3
-    return page_body("datasets", [dump_list_item(row) for row in rows], args, total)
+    rows, total, after = data.list_datasets(project, window, args["tag"])  # 3
+    return list_response("datasets", [dump_list_item(row) for row in rows], args, total, key, after)
 
 
 @bp.get("/<name:name>")
@@ -55,8 +56,8 @@ def get_dataset(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
     dataset = dataset_or_404(project, name, state=True)  # 3
     tag = etags.of_dataset(dataset, dataset.collections_state)
-    return etags.not_modified(tag) or etags.tagged(
-        dump_detail(dataset, data.find_dataset_collections(dataset)), tag)  # 4
+    return etags.not_modified(tag) or streamed(
+        dump_detail(dataset, ()), "collections", data.stream_dataset_members(dataset), tag, grouped=True)  # 4
 
 
 @bp.patch("/<name:name>")
@@ -72,21 +73,21 @@ def update_dataset(slug, project_slug, name):
         etags.require(etags.of_dataset(dataset, state))
         if changes:
             try:
-                dataset = data.update_dataset(dataset, changes)  # 4
+                dataset = data.update_dataset(dataset, changes, auth.subject())  # 4
             except IntegrityError:
                 raise conflict(f"dataset '{changes['name']}'") from None
     return etags.tagged(dataset_schema.dump(dataset), etags.of_dataset(dataset, state))
 
 
 @bp.delete("/<name:name>")
-@operation("D5", "Soft-delete a dataset; its collections become standalone", Success, errors=DATASET_404,
+@operation("D5", "Delete a dataset (to the trash); its collections become standalone", Success, errors=DATASET_404,
            conditional="write", budget=4)
 def delete_dataset(slug, project_slug, name):
     project = project_or_404(slug, project_slug)  # 1, 2
     with data.transaction():
-        dataset = data.soft_delete_dataset(project, name)  # 3
+        dataset = data.soft_delete_dataset(project, name, auth.subject())  # 3
         if dataset is None:
             raise not_found(f"dataset '{name}'")
         etags.require(etags.of_dataset(dataset, data.list_of(dataset.collections_state)))  # undone if stale
-        data.detach_collections(project, dataset.id)  # 4
+        data.detach_collections(project, dataset.id, auth.subject())  # 4
     return {"success": True}

@@ -2,13 +2,13 @@
 from flask import Blueprint
 from peewee import IntegrityError
 
-from schemas.common import page_args_schema, page_body
+from schemas.common import page_args_schema
 from schemas.namespaces import NamespacePage, namespace_create_schema, namespace_schema
 
 from .. import auth, data, etags
 from ..contract import operation
 from ..errors import conflict
-from .common import json_body, namespace_or_404, query_args
+from .common import json_body, list_response, list_window, namespace_or_404, query_args
 
 bp = Blueprint("namespaces", __name__, url_prefix="/namespaces")
 
@@ -32,8 +32,9 @@ def create_namespace():
            budget=2, effective=1)
 def list_namespaces():
     args = query_args(page_args_schema)
-    rows, total = data.list_namespaces(auth.scope(), args["page"], args["page_size"])  # 1
-    return page_body("namespaces", namespace_schema.dump(rows, many=True), args, total)
+    window, key = list_window(args)
+    rows, total, after = data.list_namespaces(auth.scope(), window)  # 1
+    return list_response("namespaces", namespace_schema.dump(rows, many=True), args, total, key, after)
 
 
 @bp.get("/<slug:slug>")

@@ -2,13 +2,13 @@
 from flask import Blueprint
 from peewee import IntegrityError
 
-from schemas.common import page_args_schema, page_body
+from schemas.common import page_args_schema
 from schemas.projects import ProjectPage, project_create_schema, project_schema
 
 from .. import data, etags
 from ..contract import operation
 from ..errors import conflict
-from .common import json_body, namespace_or_404, project_or_404, query_args
+from .common import json_body, list_response, list_window, namespace_or_404, project_or_404, query_args
 
 bp = Blueprint("projects", __name__, url_prefix="/namespaces/<slug:slug>/projects")
 
@@ -33,9 +33,10 @@ def create_project(slug):
            budget=3, effective=2)
 def list_projects(slug):
     args = query_args(page_args_schema)
+    window, key = list_window(args)
     namespace = namespace_or_404(slug)  # 1
-    rows, total = data.list_projects(namespace, args["page"], args["page_size"])  # 2
-    return page_body("projects", project_schema.dump(rows, many=True), args, total)
+    rows, total, after = data.list_projects(namespace, window)  # 2
+    return list_response("projects", project_schema.dump(rows, many=True), args, total, key, after)
 
 
 @bp.get("/<slug:project_slug>")

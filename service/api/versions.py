@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 from flask import Blueprint
 
-from schemas.common import page_args_schema, page_body
+from schemas.common import page_args_schema
 from schemas.datasets import dump_detail
 from schemas.versions import (
     VersionPage,
@@ -19,7 +19,7 @@ from .. import auth, data, etags, versions
 from ..contract import operation
 from ..errors import not_found
 from ..models import new_id
-from .common import dataset_or_404, json_body, project_or_404, query_args
+from .common import dataset_or_404, json_body, list_response, list_window, project_or_404, query_args
 
 bp = Blueprint("versions", __name__,
                url_prefix="/namespaces/<slug:slug>/projects/<slug:project_slug>/datasets/<name:name>/versions")
@@ -49,11 +49,12 @@ def create_version(slug, project_slug, name):
            errors=DATASET_404, budget=4, effective=3)
 def list_versions(slug, project_slug, name):
     args = query_args(page_args_schema)
+    window, key = list_window(args)
     project = project_or_404(slug, project_slug)  # 1, 2
-    rows, total, found = versions.list_versions(project, name, args["page"], args["page_size"])  # 3
+    rows, total, after, found = versions.list_versions(project, name, window)  # 3
     if not found:
         raise not_found(f"dataset '{name}'")
-    return page_body("versions", version_schema.dump(rows, many=True), args, total)
+    return list_response("versions", version_schema.dump(rows, many=True), args, total, key, after)
 
 
 def _frozen(version):
@@ -61,7 +62,8 @@ def _frozen(version):
     return SimpleNamespace(id=version.dataset_id, name=version.name, description=version.description,
                            tags=version.tags, created_at=version.dataset_created_at,
                            updated_at=version.dataset_updated_at, project_id=version.project_id,
-                           metadata=version.metadata)
+                           metadata=version.metadata, created_by=version.dataset_created_by,
+                           updated_by=version.dataset_updated_by)
 
 
 @bp.get("/<number:number>")

@@ -18,7 +18,9 @@ class Api:
         headers = dict(headers or {})
         if self.bearer is not None:
             headers.setdefault("Authorization", f"Bearer {self.bearer}")
-        return self.client.open(path, method=method, headers=headers, **kwargs)
+        # buffered: the body read (a streamed one included) and the response closed at once, as a
+        # server does, not whenever the unread response is collected
+        return self.client.open(path, method=method, headers=headers, buffered=True, **kwargs)
 
     def get(self, path, **kw):
         return self.request("GET", path, **kw)
