@@ -282,7 +282,8 @@ class Cursor(fields.String):
 class PageArgs(RequestSchema):
     page = QueryInteger(load_default=1, validate=validate.Range(1, MAX_PAGE))
     page_size = QueryInteger(data_key="pageSize", load_default=50, validate=validate.Range(min=1))
-    cursor = Cursor(metadata={"description": "The previous page's `nextCursor` (instead of `page`)."})
+    cursor = Cursor(metadata={"description": "The previous page's `nextCursor` as the service gave it (any other "
+                                             "string is a 400), instead of `page` (both: a 400)."})
 
     @pre_load
     def page_or_cursor(self, args, **kwargs):

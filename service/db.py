@@ -142,14 +142,19 @@ def stream(sql, params, batch=32):
     PostgreSQL through a cursor of the database (DECLARE, then FETCH after FETCH, in one
     transaction that the iterator ends when it is done or closed); the statement and its first
     batch are sent now, as one roundtrip, so that a failure to run it is raised here, before
-    any byte of a response. On SQLite, every row now (its simplest path)."""
+    any byte of a response, and rows that fit in one batch are all read here. On SQLite, every
+    row now (its simplest path)."""
     if not is_postgres():
         return iter(db.execute_sql(sql, params).fetchall())
     db.execute_sql("BEGIN")
     try:
         first = db.execute_sql(f"DECLARE rows NO SCROLL CURSOR FOR {sql}; FETCH {batch} FROM rows", params).fetchall()
+        if len(first) < batch:
+            db.execute_sql("COMMIT")
+            return iter(first)
     except Exception:
-        db.execute_sql("ROLLBACK")
+        if not db.is_closed():
+            db.execute_sql("ROLLBACK")
         raise
     return _fetched(first, batch)
 

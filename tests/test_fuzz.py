@@ -76,9 +76,13 @@ def seeded(server):
 
 def _valid_apart_invalid_together(case):
     """Rules that JSON Schema cannot state simply; the document states them in prose (each is a
-    400): C2's `dataset` with `standalone=true`, and C5's node ID in both `add` and `remove`
-    (the operations' summaries); `metadata`'s size, depth and strings (its description, which
-    client generators need instead of a recursive schema)."""
+    400): C2's `dataset` with `standalone=true`, C5's node ID in both `add` and `remove`, C1's
+    `from` with `members` or with more than one operation (the operations' summaries and field
+    descriptions); `metadata`'s size, depth and strings (its description, which client
+    generators need instead of a recursive schema); a list's `cursor`, which only the service
+    makes, and `page` with it (the parameter's description)."""
+    if "cursor" in (case.query or {}):
+        return True
     if isinstance(case.body, dict) and isinstance(case.body.get("metadata"), dict):
         try:
             Metadata().deserialize(case.body["metadata"])
@@ -87,6 +91,9 @@ def _valid_apart_invalid_together(case):
     if case.operation.label == f"GET {COLLECTIONS}":
         query = case.query or {}
         return "dataset" in query and query.get("standalone") == "true"
+    if case.operation.label == f"POST {COLLECTIONS}" and isinstance(case.body, dict):
+        source = case.body.get("from")
+        return "from" in case.body and ("members" in case.body or not isinstance(source, dict) or len(source) != 1)
     if case.operation.label == f"POST {MEMBERS}" and isinstance(case.body, dict):
         add, remove = case.body.get("add"), case.body.get("remove")
         return isinstance(add, list) and isinstance(remove, list) and bool(set(map(str, add)) & set(map(str, remove)))

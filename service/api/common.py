@@ -118,7 +118,11 @@ def list_response(name, items, args, total, key, after):
 
 
 def _buffered(pieces, size=64 * 1024):
-    """`pieces` of text as UTF-8 writes of about `size` bytes (not one write per piece)."""
+    """`pieces` of text as UTF-8 writes of about `size` bytes (not one write per piece), the
+    first piece written at once: the server then has sent the status and headers, and a
+    failure later cuts the body short (the client sees an incomplete answer), never turns it
+    into an error page."""
+    yield next(pieces).encode()
     buffer, held = [], 0
     for piece in pieces:
         buffer.append(piece)
