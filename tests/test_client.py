@@ -77,36 +77,13 @@ class LosingProxy(TCPProxy):
         with self._lock:
             self._to_lose = count
 
-    def _take(self):
+    def drops_answer(self):
         with self._lock:
             if self._to_lose:
                 self._to_lose -= 1
                 self.lost += 1
                 return True
             return False
-
-    def _pipe(self, source, sink):
-        try:
-            answers = source.getpeername()[:2] == self.target
-        except OSError:
-            answers = False
-        if not answers:  # the client's way to the server, as the proxy forwards it
-            return super()._pipe(source, sink)
-        first = True
-        try:
-            while chunk := source.recv(65536):
-                if first and self._take():
-                    break  # the answer lost: nothing of it reaches the client
-                first = False
-                sink.sendall(chunk)
-        except OSError:
-            pass
-        finally:
-            for s in (source, sink):
-                try:
-                    s.shutdown(2)
-                except OSError:
-                    pass
 
 
 class Recorder(httpx.BaseTransport):

@@ -75,10 +75,7 @@ def restore_collection(slug, project_slug, collection_id):
 @operation("T4", "Delete a dataset of the trash for good, with its versions", Success, errors=DATASET_404, budget=5)
 def purge_dataset(slug, project_slug, dataset_id):
     project = project_or_404(slug, project_slug)  # 1, 2
-    with data.transaction():
-        if not trash.purge_datasets(project, dataset_id):  # 3, 4, 5
-            raise not_found(f"dataset {dataset_id} in the trash")  # undoes 3 and 4
-    return {"success": True}
+    return _purged(trash.purge_datasets, project, dataset_id, "dataset")  # 3, 4, 5
 
 
 @bp.delete("/collections/<id:collection_id>")
@@ -86,7 +83,13 @@ def purge_dataset(slug, project_slug, dataset_id):
            budget=5)
 def purge_collection(slug, project_slug, collection_id):
     project = project_or_404(slug, project_slug)  # 1, 2
+    return _purged(trash.purge_collections, project, collection_id, "collection")  # 3, 4, 5
+
+
+def _purged(purge, project, row_id, kind):
+    """T4 queries 3-5 (`purge`), in one transaction: a 404, with queries 3 and 4 undone, when
+    nothing of the project's trash has this id."""
     with data.transaction():
-        if not trash.purge_collections(project, collection_id):  # 3, 4, 5
-            raise not_found(f"collection {collection_id} in the trash")  # undoes 3 and 4
+        if not purge(project, row_id):
+            raise not_found(f"{kind} {row_id} in the trash")
     return {"success": True}

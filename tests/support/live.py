@@ -152,12 +152,21 @@ class TCPProxy:
                 continue
             with self._lock:
                 self._conns.update((client, upstream))
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, answers in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pipe, args=(a, b, answers), daemon=True).start()
 
-    def _pipe(self, source, sink):
+    def drops_answer(self):
+        """Whether the answer now coming from the server is lost on the way (a subclass decides):
+        the connection is closed before any byte of it reaches the client."""
+        return False
+
+    def _pipe(self, source, sink, answers):
+        first = answers
         try:
             while chunk := source.recv(65536):
+                if first and self.drops_answer():
+                    break
+                first = False
                 sink.sendall(chunk)
         except OSError:
             pass
