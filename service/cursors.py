@@ -48,12 +48,12 @@ def _decode_value(value):
     raise ValueError(value)
 
 
-def list_key(*parts):
+def list_key():
     """What names a list: the request's path and its filters (every query argument but the
-    page's own), and `parts` (M1: the collection's id)."""
+    page's own)."""
     filters = sorted((k, v) for k, v in request.args.items(multi=True) if k not in ("page", "pageSize", "cursor",
                                                                                       "limit"))
-    return hashlib.sha256(json.dumps([request.path, filters, *parts]).encode()).hexdigest()[:16]
+    return hashlib.sha256(json.dumps([request.path, filters]).encode()).hexdigest()[:16]
 
 
 def encode(key, values):

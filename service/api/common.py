@@ -88,11 +88,11 @@ def collection_or_404(project, name, lock=False):
     return collection
 
 
-def list_window(args, *key_parts):
+def list_window(args):
     """The rows a list request asks for (data.Window): a page by number, or the page after a
     cursor (a 400, with no database work, for a cursor not made for this list); and the list's
     key (service/cursors.py)."""
-    key = cursors.list_key(*key_parts)
+    key = cursors.list_key()
     size = args["page_size"] if "page_size" in args else args["limit"]
     if "cursor" in args:
         return data.Window(size, 0, cursors.decode(args["cursor"], key)), key
