@@ -121,8 +121,14 @@ def init_app(app):
 
     @app.teardown_request
     def release_connection(exc):
-        if not db.is_closed():
-            db.close()
+        if not g.get("streaming"):  # a streamed answer releases it when it is closed (api/common.py)
+            release()
+
+
+def release():
+    """The request's connection given back to the pool (which ends a transaction left open)."""
+    if not db.is_closed():
+        db.close()
 
 
 @contextmanager
@@ -140,10 +146,12 @@ def transaction():
 def stream(sql, params, batch=32):
     """The rows of one SELECT, as an iterator that holds at most `batch` rows at a time: on
     PostgreSQL through a cursor of the database (DECLARE, then FETCH after FETCH, in one
-    transaction that the iterator ends when it is done or closed); the statement and its first
-    batch are sent now, as one roundtrip, so that a failure to run it is raised here, before
-    any byte of a response, and rows that fit in one batch are all read here. On SQLite, every
-    row now (its simplest path)."""
+    transaction that the iterator commits when it is done); the statement and its first batch
+    are sent now, as one roundtrip, so that a failure to run it is raised here, before any
+    byte of a response, and rows that fit in one batch are all read here. The rest is read
+    from the same connection after the view has returned: the response that reads it keeps the
+    connection and gives it back (`release`) when it is closed, read to the end or not (a
+    rollback then ends the transaction). On SQLite, every row now (its simplest path)."""
     if not is_postgres():
         return iter(db.execute_sql(sql, params).fetchall())
     db.execute_sql("BEGIN")
@@ -156,26 +164,17 @@ def stream(sql, params, batch=32):
         if not db.is_closed():
             db.execute_sql("ROLLBACK")
         raise
-    return _fetched(first, batch)
+    return _fetched(db.connection().cursor(), first, batch)
 
 
-def _fetched(rows, batch):
-    cursor = db.cursor()
-    try:
-        while rows:
-            yield from rows
-            if len(rows) < batch:
-                break
-            cursor.execute(f"FETCH {batch} FROM rows")
-            rows = cursor.fetchall()
-        cursor.execute("COMMIT")
-    finally:  # closed early (the client went away), or failed: the transaction ends all the same
-        conn = cursor.connection
-        if not conn.closed and conn.get_transaction_status() != TRANSACTION_STATUS_IDLE:
-            try:
-                cursor.execute("ROLLBACK")
-            except psycopg2.Error:  # the connection is gone; the pool drops it
-                pass
+def _fetched(cursor, rows, batch):
+    while rows:
+        yield from rows
+        if len(rows) < batch:
+            break
+        cursor.execute(f"FETCH {batch} FROM rows")
+        rows = cursor.fetchall()
+    cursor.execute("COMMIT")
 
 
 @contextmanager

@@ -6,12 +6,13 @@ import json
 import math
 from urllib.parse import quote, urlencode
 
-from flask import current_app, request, stream_with_context
+from flask import current_app, g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from schemas.common import page_body
 
 from .. import auth, cursors, data
+from ..db import release
 from ..errors import APIError, not_found
 
 
@@ -133,10 +134,14 @@ def _buffered(pieces, size=64 * 1024):
     yield "".join(buffer).encode()
 
 
+def _dumps(value):
+    return json.dumps(value, separators=(",", ":"))
+
+
 def _member_lists(rows, grouped):
     """The JSON of the members of data.stream_*_members rows: with `grouped`, a list of
     {"id", "name", "members"} a collection; else one list."""
-    dumps, current, separator = current_app.json.dumps, None, ""
+    dumps, current, separator = _dumps, None, ""
     for collection_id, name, chunk in rows:
         if grouped and collection_id != current:
             yield f'{"]}," if current else ""}{{"id":{dumps(collection_id)},"name":{dumps(name)},"members":['
@@ -149,11 +154,14 @@ def _member_lists(rows, grouped):
 
 
 def streamed(head, key, rows, tag, grouped=False):
-    """A 200 whose body is the JSON object `head` with `key` added last: the members of `rows`
+    """A 200 whose body is the JSON object `head` with `key` last: the members of `rows`
     (data.stream_dataset_members or data.stream_members), written as they are read, so that
-    a worker holds a few chunks of them at a time, whatever their number; with its ETag."""
-    opening = current_app.json.dumps(head)[:-1] + f',"{key}":['
+    a worker holds a few chunks of them at a time, whatever their number; with its ETag. The
+    request's database connection stays with the response until the server closes it."""
+    opening = _dumps({k: v for k, v in head.items() if k != key})[:-1] + f',"{key}":['
     body = itertools.chain([opening], _member_lists(rows, grouped), ["]}"])
-    response = current_app.response_class(stream_with_context(_buffered(body)), mimetype="application/json")
+    response = current_app.response_class(_buffered(body), mimetype="application/json")
     response.set_etag(tag)
+    g.streaming = True
+    response.call_on_close(release)
     return response
