@@ -217,26 +217,23 @@ def find_dataset(project, name, lock=None, state=False):
     return found._replace(collections_state=list_of(found.collections_state)) if found and state else found
 
 
-# The members of a collection as JSON text, built by the database in chunks of at most 4,096
-# positions (an index range each, in order): the node IDs joined by U+0001, which no node ID
-# holds (no control character does), then \ and " escaped and U+0001 made ",", so that a chunk
-# put between quotes is JSON strings separated by commas. On SQLite, one chunk a collection.
-_MEMBER_CHUNKS_POSTGRES = r"""
-SELECT c.id, c.name, replace(replace(replace(
-         (SELECT string_agg(m.node_id, E'\x01' ORDER BY m.position) FROM member m
-           WHERE m.namespace_id = c.namespace_id AND m.collection_id = c.id AND m.removed_seq IS NULL
-             AND m.position > k.n * 4096 AND m.position <= (k.n + 1) * 4096),
-         '\', '\\'), '"', '\"'), E'\x01', '","')
+# The members of a collection as JSON text, written by the database in chunks of at most 4,096
+# positions (an index range each, read in order): each chunk a JSON array of node IDs. On
+# SQLite, one chunk a collection.
+_MEMBER_CHUNKS_POSTGRES = """
+SELECT c.id, c.name, array_to_json(ARRAY(
+         SELECT m.node_id FROM member m
+          WHERE m.namespace_id = c.namespace_id AND m.collection_id = c.id AND m.removed_seq IS NULL
+            AND m.position > k.n * 4096 AND m.position <= (k.n + 1) * 4096
+          ORDER BY m.position))::text
   FROM collection c CROSS JOIN LATERAL generate_series(0, c.member_seq / 4096) AS k(n)
  WHERE c.namespace_id = %s AND c.{which} = %s AND c.deleted_at IS NULL
  ORDER BY c.created_at, c.id, k.n"""
-_MEMBER_CHUNKS_SQLITE = r"""
-SELECT c.id, c.name, replace(replace(replace(
-         (SELECT group_concat(node_id, char(1)) FROM (
-            SELECT m.node_id FROM member m
-             WHERE m.namespace_id = c.namespace_id AND m.collection_id = c.id AND m.removed_seq IS NULL
-             ORDER BY m.position)),
-         '\', '\\'), '"', '\"'), char(1), '","')
+_MEMBER_CHUNKS_SQLITE = """
+SELECT c.id, c.name, (SELECT json_group_array(node_id) FROM (
+         SELECT m.node_id FROM member m
+          WHERE m.namespace_id = c.namespace_id AND m.collection_id = c.id AND m.removed_seq IS NULL
+          ORDER BY m.position))
   FROM collection c
  WHERE c.namespace_id = ? AND c.{which} = ? AND c.deleted_at IS NULL
  ORDER BY c.created_at, c.id"""
@@ -249,9 +246,9 @@ def _member_chunks(namespace_id, which, row_id):
 
 def stream_dataset_members(dataset):
     """D3 query 4: every live collection of the dataset with all its members, as the database
-    writes them in JSON: rows of (collection id, name, a chunk of its members: JSON strings
-    separated by commas, or None), collections by creation, each one's chunks in the order
-    its members were added; read a few chunks at a time (db.stream)."""
+    writes them in JSON: rows of (collection id, name, a chunk of its members: a JSON array),
+    collections by creation, each one's chunks in the order its members were added; read a
+    few chunks at a time (db.stream)."""
     return _member_chunks(dataset.namespace_id, "dataset_id", dataset.id)
 
 

@@ -44,7 +44,7 @@ def collections_of(dataset):
     found = {}
     for collection_id, name, chunk in data.stream_dataset_members(dataset):
         found.setdefault(collection_id, {"id": collection_id, "name": name, "members": []})
-        found[collection_id]["members"] += json.loads(f'["{chunk}"]') if chunk is not None else []
+        found[collection_id]["members"] += json.loads(chunk)
     return list(found.values())
 
 

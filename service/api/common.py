@@ -146,8 +146,8 @@ def _member_lists(rows, grouped):
         if grouped and collection_id != current:
             yield f'{"]}," if current else ""}{{"id":{dumps(collection_id)},"name":{dumps(name)},"members":['
             current, separator = collection_id, ""
-        if chunk is not None:
-            yield f'{separator}"{chunk}"'
+        if chunk != "[]":
+            yield separator + chunk[1:-1]
             separator = ","
     if grouped and current:
         yield "]}"
