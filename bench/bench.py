@@ -12,16 +12,19 @@ bench/run runs it as `python -m bench.bench` from the repository root, so that `
 `service` and `tests.support` (the live server and the databases it shares with the tests)
 are importable. See bench/README.md for what is measured and how to read it."""
 import argparse
+import http.client
 import json
 import math
 import os
 import platform
 import re
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from contextlib import ExitStack
@@ -39,9 +42,9 @@ BIN = Path(sys.executable).parent
 
 NS = "/namespaces/bench/projects"
 SIZES = {"full": dict(small=10_000, large=1_000_000, collections=20, big_members=5_000, small_members=50,
-                      versioned_members=50_000),
+                      versioned_members=50_000, million_members=1_000_000, half_members=500_000),
          "quick": dict(small=1_000, large=20_000, collections=20, big_members=500, small_members=50,
-                       versioned_members=500)}
+                       versioned_members=500, million_members=20_000, half_members=10_000)}
 
 # name, what it is, wrk kind, path. The order is the order of the results table.
 SCENARIOS = [
@@ -56,11 +59,18 @@ SCENARIOS = [
     ("D2-1M-p1000", "D2: page 1,000 (50), 1M project", "get", f"{NS}/large/datasets?page=1000"),
     ("D2-1M-tag", "D2: tag filter `rare` (1 in 1,000: 1,000 matches), 1M project", "get",
      f"{NS}/large/datasets?tag=rare"),
+    # {d2_cursor} and {m1_cursor}: cursors the service makes in the run's setup (make_cursors)
+    ("D2-1M-cursor", "D2: the page after a cursor at depth 999,950 (50), 1M project", "get",
+     f"{NS}/large/datasets?cursor={{d2_cursor}}"),
+    ("M1-first", "M1: first page (1,000) of collection `million` (1,000,000 members)", "get",
+     f"{NS}/big/collections/million/members"),
+    ("M1-deep", "M1: the page after a cursor at depth 990,000 (1,000), collection `million`", "get",
+     f"{NS}/big/collections/million/members?cursor={{m1_cursor}}"),
     ("D1", "D1: create a dataset (name, description, 2 tags, metadata)", "create", f"{NS}/writes/datasets"),
     ("C5", "C5: add 1,000 new members to a collection", "members", f"{NS}/writes/collections/inbox/members"),
 ]
 # D2 and D3 must reach this service/floor throughput ratio; D1 and C5 have no target.
-REQUIRED = {"D3-100k", "D3-1k", "D3-1k-1M", "D2-10k", "D2-1M", "D2-1M-p1000", "D2-1M-tag"}
+REQUIRED = {"D3-100k", "D3-1k", "D3-1k-1M", "D2-10k", "D2-1M", "D2-1M-p1000", "D2-1M-tag", "D2-1M-cursor"}
 MIN_RATIO = 0.7
 # D2's first page and D3 may cost at most this many times as much in the 1M project as in the
 # 10k one (time per request, and the page statement's execution time).
@@ -99,6 +109,35 @@ TIMING_SAMPLES = {"V4-1-2": 30, "V4-1-current": 30, "V3-v1": 5, "D3-versioned": 
 # shared machine (the load average before that run: 1.59); the service/floor ratio drifts less.
 PREVIOUS_RUN = "revision 7e3f516, run of 2026-11-29 22:41 UTC, worker model gevent ×2, pool 4"
 PREVIOUS = {"D2-10k": (1241, 0.86, 3.29), "D3-1k": (1155, 0.84, 3.39), "C5": (52, 0.92, 72.1)}
+# Big collections (contract §8.4). Project `big` (seed.sql): `million` (M1 at depth) and `half-a`,
+# `half-b` (C1 `from`). A cursor page may take at most DEPTH_BOUND times the first page's time per
+# request (the two measured in turn, as service and floor are). D3 of 100,000 members must reach
+# D3_GAIN times the requests/s it had before it streamed (D3_EARLIER: bench/README.md's "after"
+# figure, sync ×2), and a worker serving D3 of `versioned` (1,000,000 members) may grow at most
+# RSS_BOUND_MIB above its idle size (its VmHWM against its VmRSS before).
+DEPTH_BOUND = 1.2
+D3_EARLIER, D3_GAIN = 28, 3
+RSS_BOUND_MIB = 64
+# The parts of the section that --only can name, besides the scenarios.
+BIG_PARTS = ["depth", "walk", "D3-stream", "R2-10k", "C1-from"]
+DEPTHS = [("D2", "D2-1M", "D2-1M-cursor"), ("M1", "M1-first", "M1-deep")]
+WALK_PAGE_SIZE = 200
+# R2: 10,000 node IDs of `versioned`, 500 of each collection spread over it; those of `part-01`
+# that make_versions removed are among them and held by no collection.
+LOOKUP_IDS = 10_000
+R2 = ("R2-10k", "R2: 10,000 node IDs, project `versions`", "lookup", f"{NS}/versions/nodes/lookup")
+SET_OPERATIONS = ("union", "intersection", "difference")
+SET_SAMPLES = 3  # C1 `from` requests of each operation (each makes a collection, deleted after it)
+# The settings of a service started for the operations that fail under the service's own (its
+# statement timeout, 15 s, and gunicorn's, 30 s), so that what they take is measured.
+SET_TIMEOUTS = {"DB_STATEMENT_TIMEOUT_MS": "600000", "GUNICORN_TIMEOUT": "600"}
+STREAM_SAMPLES = 6  # D3 requests one at a time for the first byte and a worker's memory
+BIG_SEEDED = ("c-million", "c-half-a", "c-half-b")
+# The scenarios whose statements the EXPLAIN step reads.
+EXPLAINED = {"D2-10k", "D2-1M", "D2-1M-p1000", "D2-1M-tag", "D2-1M-cursor", "M1-first", "M1-deep", R2[0]}
+# Request bodies of the kinds that load.lua sends from a file (filled in main).
+BODIES = {}
+BODY_FILES = {}
 # Worker models tried: (label, worker class, workers, threads, pool size).
 MODELS = [("sync ×2", "sync", 2, 1, 1), ("sync ×4", "sync", 4, 1, 1),
           ("gthread 2×4, pool 4", "gthread", 2, 4, 4), ("gthread 2×4, pool 2", "gthread", 2, 4, 2),
@@ -131,12 +170,15 @@ def seeded(admin_url, name, sizes):
             counts = dict(cur.fetchall())
             cur.execute("SELECT count(*), min(member_seq) FROM collection WHERE dataset_id = 'dv-versioned'")
             versioned = cur.fetchone()
+            cur.execute("SELECT member_seq FROM collection WHERE id = ANY(%s) ORDER BY id", (list(BIG_SEEDED),))
+            big = [row[0] for row in cur.fetchall()]
     except psycopg2.Error:  # not migrated, or not seeded
         return False
     finally:
         conn.close()
     return (schema == SCHEMA_VERSION and counts.get("small") == sizes["small"] and counts.get("large") == sizes["large"]
-            and versioned == (sizes["collections"], sizes["versioned_members"]))
+            and versioned == (sizes["collections"], sizes["versioned_members"])
+            and big == [sizes["half_members"], sizes["half_members"], sizes["million_members"]])
 
 
 def seed_database(admin_url, name, sizes, env):
@@ -194,6 +236,22 @@ def reset_versions(url, sizes):
     conn.close()
 
 
+def reset_big(url):
+    """Take project `big` back to its seeded collections: those C1 `from` made (deleted after
+    each request, unless a run stopped in between) go, with their member rows."""
+    conn = psycopg2.connect(url)
+    made = "SELECT id FROM collection WHERE project_id = 'p-big' AND NOT id = ANY(%(seeded)s)"
+    with conn, conn.cursor() as cur:
+        cur.execute(f"DELETE FROM member WHERE collection_id IN ({made})", {"seeded": list(BIG_SEEDED)})
+        cur.execute(f"DELETE FROM collection WHERE id IN ({made})", {"seeded": list(BIG_SEEDED)})
+        removed = cur.rowcount
+    if removed:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("VACUUM ANALYZE member, collection")
+    conn.close()
+
+
 def check_seed(url, sizes):
     """The kept counts agree with the rows: project.dataset_count, member_count (the current
     members), member_seq, change_seq."""
@@ -229,8 +287,9 @@ def gunicorn_server(target, model, env, log_dir, phase):
 
 def wrk(server, scenario, token, run, seconds, connections):
     name, _, kind, path = scenario[:4]
+    extra = ["file", path, run, BODY_FILES[kind]] if kind in BODY_FILES else [kind, path, run]
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "--latency",
-                          "-s", str(BENCH / "load.lua"), server.url, "--", token, kind, path, run],
+                          "-s", str(BENCH / "load.lua"), server.url, "--", token, *extra],
                          capture_output=True, text=True, check=True, timeout=seconds + 120)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     errors = sum(result["errors"].values())
@@ -252,16 +311,24 @@ def measure(service, floor, scenario, token, seconds, rounds, connections, tag):
     """Warm both up, then `rounds` times: service, floor, floor, service (drift within a
     round cancels out). Per side: throughput over all its runs, mean latencies; and the
     service/floor throughput ratio of each round, to show the spread."""
-    for server in (service, floor):
-        wrk(server, scenario, token, f"{tag}w{server.port}", 1, connections)
-    runs = {"service": [], "floor": []}
+    found = measure_sides((service, scenario), (floor, scenario), token, seconds, rounds, connections, tag)
+    return {"service": found["a"], "floor": found["b"], "round_ratios": found["round_ratios"]}
+
+
+def measure_sides(a, b, token, seconds, rounds, connections, tag):
+    """Two sides, each a (server, scenario), measured as measure() measures service and floor:
+    a warm-up of each, then `rounds` times a, b, b, a. Returns {"a", "b", "round_ratios"}
+    (a's throughput over b's, per round)."""
+    for i, (server, scenario) in enumerate((a, b)):
+        wrk(server, scenario, token, f"{tag}w{i}{server.port}", 1, connections)
+    runs = {"a": [], "b": []}
     ratios = []
     for r in range(rounds):
-        this = {"service": [], "floor": []}
-        for i, (side, server) in enumerate([("service", service), ("floor", floor), ("floor", floor),
-                                            ("service", service)]):
+        this = {"a": [], "b": []}
+        for i, side in enumerate(("a", "b", "b", "a")):
+            server, scenario = a if side == "a" else b
             this[side].append(wrk(server, scenario, token, f"{tag}r{r}x{i}", seconds, connections))
-        ratios.append(combine(this["service"])["rps"] / combine(this["floor"])["rps"])
+        ratios.append(combine(this["a"])["rps"] / combine(this["b"])["rps"])
         for side in runs:
             runs[side] += this[side]
     return {**{side: combine(r) for side, r in runs.items()}, "round_ratios": ratios}
@@ -275,13 +342,16 @@ def measure_alone(service, scenario, token, seconds, rounds, connections, tag):
     return {"service": combine(runs), "floor": None, "round_ratios": []}
 
 
-def server_timings(server, path, token, count):
-    """`count` requests of `path`, one at a time: the median of the database time and of the
-    statements the service reports in Server-Timing (`db;dur=<ms>;desc="<n> queries"`), and of
-    the time to the last byte of the response as a client sees it."""
+def server_timings(server, path, token, count, body=None):
+    """`count` requests of `path` (a POST of `body` if given), one at a time: the median of the
+    database time and of the statements the service reports in Server-Timing
+    (`db;dur=<ms>;desc="<n> queries"`), and of the time to the last byte of the response as a
+    client sees it."""
     db_ms, wall_ms, queries = [], [], set()
+    data = None if body is None else json.dumps(body).encode()
     for _ in range(count):
-        request = urllib.request.Request(server.url + path, headers={"Authorization": f"Bearer {token}"})
+        request = urllib.request.Request(server.url + path, data=data, headers={
+            "Authorization": f"Bearer {token}", **({"Content-Type": "application/json"} if data else {})})
         started = time.perf_counter()
         with urllib.request.urlopen(request, timeout=120) as response:
             response.read()
@@ -306,7 +376,7 @@ def request_body(kind, tag):
         return {"remove": [f"node-check-{tag}-{i:04d}" for i in range(1000)]}
     if kind == "freeze":
         return {}
-    return None
+    return BODIES.get(kind)
 
 
 class InProcess:
@@ -429,7 +499,8 @@ def storage(url):
         found["version_disk"] = probe(
             "version", "INSERT INTO probe_version SELECT 'p' || i || v.id, v.namespace_id, v.dataset_id, "
             "v.number + i, v.note, v.created_at, v.created_by, v.collection_count, v.member_count, v.name, "
-            "v.description, v.tags, v.metadata, v.project_id, v.dataset_created_at, v.dataset_updated_at "
+            "v.description, v.tags, v.metadata, v.project_id, v.dataset_created_at, v.dataset_updated_at, "
+            "v.dataset_created_by, v.dataset_updated_by "
             "FROM version v, generate_series(1, %(copies)s) AS i WHERE v.id = %(version_id)s")
         found["version_collection_disk"] = probe(
             "version_collection", "INSERT INTO probe_version_collection SELECT c.namespace_id, "
@@ -462,13 +533,19 @@ def relation_sizes(url):
     return found
 
 
-def check_same_work(service):
+# Transaction control: not counted in Server-Timing. The service sends a streamed read's BEGIN
+# through peewee's execute_sql, so it is among the statements captured (and the floor's trace).
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def check_same_work(service, names=None):
     """Every scenario once on the service (in process, statements captured with the
     database's query hook) and once on the floor: the same SQL text in the same order, the
     same response bytes (the same keys for the writes, whose IDs and times differ). C5's
     removal is checked too (the 1,000 members its addition added, removed), and the versions
-    scenarios that have no floor run on the service alone. Returns {scenario: (queries per
-    request, response bytes, [(sql, params)])}."""
+    scenarios that have no floor, and R2, run on the service alone. `names`: only these (and C5's
+    removal with C5), for a run of --only. Returns {scenario: (queries per request, response
+    bytes, [(sql, params)])}."""
     from werkzeug.test import Client
 
     from bench import floor
@@ -479,15 +556,19 @@ def check_same_work(service):
     checks += [("C5-remove", "C5: remove 1,000 members", "unmembers", next(s[3] for s in SCENARIOS if s[0] == "C5"),
                 True)]
     checks += [scenario[:5] for scenario in VERSION_SCENARIOS]
+    checks += [(*R2, False)]
     work = {}
     for name, _, kind, path, floored in checks:
+        if names is not None and name not in names and not (name == "C5-remove" and "C5" in names):
+            continue
         body = request_body(kind, f"s{run}")
         service.captured.clear()
         got = service.client.open(path, method="GET" if body is None else "POST", json=body, headers=service.headers)
         service_sql = list(service.captured)
         assert got.status_code < 300, (name, got.status_code, got.data[:500])
         queries = int(re.search(r'desc="(\d+) queries"', got.headers["Server-Timing"]).group(1))
-        assert queries == len(service_sql), (name, queries, len(service_sql))
+        counted = [sql for sql, _ in service_sql if not sql.startswith(TRANSACTION_CONTROL)]
+        assert queries == len(counted), (name, queries, len(counted))
         work[name] = (queries, len(got.data), service_sql)
         if not floored:
             continue
@@ -513,6 +594,12 @@ def check_same_work(service):
 
 # -- EXPLAIN ANALYZE ---------------------------------------------------------------------------
 
+def last_statement(work, name):
+    """The last statement (sql, params) a scenario sent but transaction control: the one that
+    reads what it answers."""
+    return next(statement for statement in reversed(work[name][2]) if not statement[0].startswith(TRANSACTION_CONTROL))
+
+
 def explain(url, work):
     """The D2 page statement (the last one of each D2 scenario) under EXPLAIN ANALYZE, and
     the same statement for page 10,000 (rows 499,951–500,000 of 1M)."""
@@ -520,8 +607,8 @@ def explain(url, work):
     conn.autocommit = True
     plans = {}
     with conn.cursor() as cur:
-        cases = [(n, *work[n][2][-1]) for n in ("D2-10k", "D2-1M", "D2-1M-p1000", "D2-1M-tag")]
-        sql, params = work["D2-1M"][2][-1]
+        cases = [(n, *last_statement(work, n)) for n in ("D2-10k", "D2-1M", "D2-1M-p1000", "D2-1M-tag")]
+        sql, params = last_statement(work, "D2-1M")
         cases.append(("D2-1M-p10000", sql, [*params[:-1], 499_950]))
         for name, sql, params in cases:
             plans[name] = explained(cur, sql, params)
@@ -529,10 +616,15 @@ def explain(url, work):
     return plans
 
 
+DECLARED = re.compile(r"DECLARE \w+ NO SCROLL CURSOR FOR (.*); FETCH \d+ FROM \w+", re.S)
+
+
 def explained(cur, sql, params, runs=3):
     """EXPLAIN (ANALYZE, BUFFERS) of a statement with its parameters inlined, `runs` times (warm:
-    the numbers kept are those of the last run)."""
-    statement = cur.mogrify(sql, params).decode()
+    the numbers kept are those of the last run). A streamed read's DECLARE …; FETCH: the SELECT
+    it declares, whole (every row, as the FETCHes read them)."""
+    declared = DECLARED.fullmatch(sql)
+    statement = cur.mogrify(declared.group(1) if declared else sql, params).decode()
     for _ in range(runs):
         cur.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement)
         lines = [row[0] for row in cur.fetchall()]
@@ -549,10 +641,203 @@ def explain_versions(url, work):
     conn = psycopg2.connect(url, options="-c jit=off")  # as the service's connections
     conn.autocommit = True
     with conn.cursor() as cur:
-        plans = {name: explained(cur, *work[name][2][-1], runs=2 if name.startswith(("V3", "D3")) else 3)
+        plans = {name: explained(cur, *last_statement(work, name), runs=2 if name.startswith(("V3", "D3")) else 3)
                  for name in ("V3-v1", "D3-versioned", "V4-1-2", "V4-1-current") if name in work}
     conn.close()
     return plans
+
+
+# -- big collections ---------------------------------------------------------------------------
+
+def make_cursors(service, sizes):
+    """The cursors of the deep pages, made by the service through its API (in process; a cursor
+    is signed with the run's secret): D2 of `large` after row `large` − 50 (the nextCursor of the
+    page by number that ends there), M1 of `million` after position `million` − 10,000 (its pages
+    of 10,000 walked to there). Returns ({d2_cursor, m1_cursor}, {d2, m1}: the depths)."""
+    d2 = sizes["large"] - 50
+    page = service.call("GET", f"{NS}/large/datasets?page={d2 // 50}")
+    assert page["datasets"][-1]["name"] == f"dataset-{d2:07d}" and page["nextCursor"], "D2: not the page asked"
+    m1 = sizes["million_members"] - 10_000
+    path, cursor, seen = f"{NS}/big/collections/million/members", None, 0
+    while seen < m1:
+        got = service.call("GET", f"{path}?limit={min(10_000, m1 - seen)}" + (f"&cursor={cursor}" if cursor else ""))
+        seen, cursor = seen + len(got["members"]), got["nextCursor"]
+    assert got["members"][-1] == f"clip-c-million/frame-{m1:07d}" and cursor, "M1: not the position asked"
+    service.disconnect()
+    return {"d2_cursor": page["nextCursor"], "m1_cursor": cursor}, {"d2": d2, "m1": m1}
+
+
+def lookup_ids(sizes):
+    """R2's node IDs: LOOKUP_IDS of `versioned`, as many of each collection, spread evenly."""
+    per = LOOKUP_IDS // sizes["collections"]
+    step = sizes["versioned_members"] // per
+    return [f"clip-c-v-{c:02d}/frame-{j:06d}" for c in range(1, sizes["collections"] + 1)
+            for j in range(step, step * per + 1, step)]
+
+
+def explain_big(url, work, depths):
+    """EXPLAIN ANALYZE of the deep pages' statements beside the first pages' (D2's first page is
+    explain()'s), of D2 by page number at the same depth as the cursor, and of R2's statement."""
+    conn = psycopg2.connect(url, options="-c jit=off")  # as the service's connections
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        plans = {name: explained(cur, *last_statement(work, name))
+                 for name in ("D2-1M-cursor", "M1-first", "M1-deep", R2[0]) if name in work}
+        sql, params = last_statement(work, "D2-1M")
+        plans["D2-1M-offset"] = explained(cur, sql, [*params[:-1], depths["d2"]])
+    conn.close()
+    return plans
+
+
+def walk(server, token, size):
+    """Every dataset of `large`, WALK_PAGE_SIZE a page by cursor (each page's nextCursor), one
+    request at a time on one kept-alive connection. Checks that every row came once, in order."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
+    headers = {"Authorization": f"Bearer {token}"}
+    times, rows, last, cursor = [], 0, "", None
+    started = time.perf_counter()
+    while True:
+        begun = time.perf_counter()
+        conn.request("GET", f"{NS}/large/datasets?pageSize={WALK_PAGE_SIZE}" + (f"&cursor={cursor}" if cursor else ""),
+                     headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        times.append(time.perf_counter() - begun)
+        assert response.status == 200, (response.status, body[:300])
+        page = json.loads(body)
+        names = [d["name"] for d in page["datasets"]]
+        assert names == sorted(names) and (not names or names[0] > last), "walk: a row out of order or repeated"
+        rows, last, cursor = rows + len(names), names[-1] if names else last, page["nextCursor"]
+        if cursor is None:
+            break
+    seconds = time.perf_counter() - started
+    conn.close()
+    assert rows == size, f"walk: {rows} rows of {size}"
+    tenth = max(1, len(times) // 10)
+    tenths = [statistics.median(times[i:i + tenth]) * 1000 for i in range(0, tenth * 10, tenth) if times[i:i + tenth]]
+    return {"pages": len(times), "rows": rows, "seconds": seconds, "tenths_ms": tenths,
+            "median_ms": statistics.median(times) * 1000}
+
+
+def first_byte(server, path, token):
+    """One GET on a new connection (Connection: close), read with a raw socket: (seconds to the
+    first byte of the answer, seconds to its last, bytes with the headers). The answer must be
+    whole: its Content-Length, or chunked with its last chunk."""
+    request = (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nAuthorization: Bearer {token}\r\n"
+               "Connection: close\r\n\r\n").encode()
+    started = time.perf_counter()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=120) as sock:
+        sock.sendall(request)
+        data = sock.recv(65536)
+        first = time.perf_counter() - started
+        assert data.startswith(b"HTTP/1.1 200"), data[:300]
+        size = len(data)
+        pieces = [data]
+        while data:
+            data = sock.recv(1 << 20)
+            size += len(data)
+            pieces.append(data[-64:] if len(pieces) > 1 else data)
+    last = time.perf_counter() - started
+    head = pieces[0].split(b"\r\n\r\n", 1)[0].lower()
+    length = re.search(rb"\r\ncontent-length: *(\d+)", head)
+    whole = size - len(head) - 4 == int(length.group(1)) if length else b"".join(pieces[-3:]).endswith(b"\r\n0\r\n\r\n")
+    assert whole, f"GET {path}: the answer was cut after {size:,} bytes (see the server's log)"
+    return first, last, size
+
+
+def worker_pids(server):
+    pid = server.process.pid
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def status_kib(pid, field):
+    return int(re.search(rf"^{field}:\s+(\d+) kB", Path(f"/proc/{pid}/status").read_text(), re.M).group(1))
+
+
+def stream_figures(server, token, scenarios, count, connections):
+    """On a server started for this: warmed up (1 s of D2's first page and of D3 of 1,000 members,
+    the run's connections, so that every worker has served), each worker's VmRSS (idle); then
+    `count` D3 of `versioned` one at a time, each worker's VmHWM (its peak since it started) and
+    the most VmRSS sampled every 5 ms meanwhile; then D3 of 100,000 members `count` times, and V3
+    of version 1 (not streamed) `count` // 2 times, and the VmHWM after. The first byte and the
+    last of every request, by a raw socket."""
+    for name in ("D2-10k", "D3-1k"):
+        wrk(server, scenarios[name], token, f"mem{server.port}{name}", 1, connections)
+    pids = worker_pids(server)
+    idle = {pid: status_kib(pid, "VmRSS") for pid in pids}
+    sampled, sampling = dict(idle), threading.Event()
+
+    def sample():
+        while not sampling.wait(0.005):
+            for pid in pids:
+                sampled[pid] = max(sampled[pid], status_kib(pid, "VmRSS"))
+
+    found = {"workers": len(pids), "idle_kib": idle, "reads": {}}
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    for name, path, times in (("D3-versioned", VERSIONED, count), ("D3-100k", scenarios["D3-100k"][3], count),
+                              ("V3-v1", f"{VERSIONED}/versions/1", max(1, count // 2))):
+        reads = [first_byte(server, path, token) for _ in range(times)]
+        found["reads"][name] = {"count": times, "first_ms": statistics.median(r[0] for r in reads) * 1000,
+                                "last_ms": statistics.median(r[1] for r in reads) * 1000, "bytes": reads[0][2]}
+        if name == "D3-versioned":
+            found["hwm_d3_kib"] = {pid: status_kib(pid, "VmHWM") for pid in pids}
+            found["sampled_d3_kib"] = dict(sampled)
+    sampling.set()
+    sampler.join()
+    found["hwm_v3_kib"] = {pid: status_kib(pid, "VmHWM") for pid in pids}
+    grown = lambda peaks: max(peaks[pid] - idle[pid] for pid in pids) / 1024  # noqa: E731
+    found["d3_above_idle_mib"] = grown(found["hwm_d3_kib"])
+    found["d3_sampled_above_idle_mib"] = grown(found["sampled_d3_kib"])
+    found["v3_above_idle_mib"] = grown(found["hwm_v3_kib"])
+    return found
+
+
+def set_operations(server, url, token, sizes, run, samples, operations=SET_OPERATIONS):
+    """C1 `from` over `half-a` and `half-b` of project `big`: of each operation, `samples` requests
+    one at a time, each making a collection of a name of its own, which is deleted (its member
+    rows, then its row) after it; VACUUM ANALYZE at the end. The wall time of each request as a
+    client sees it, and the database time it reports (Server-Timing). An operation whose first
+    request fails is not tried again: {"failed": (status, seconds, the error's code and message)}."""
+    half = sizes["half_members"]
+    expected = {"union": half + half // 2, "intersection": half // 2, "difference": half // 2}
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    found = {}
+    try:
+        for operation in operations:
+            wall, db_ms, queries = [], [], set()
+            for i in range(samples):
+                started = time.perf_counter()
+                try:
+                    status, headers, body = server.request("POST", f"{NS}/big/collections", {
+                        "name": f"{operation}-{run}-{i}", "from": {operation: ["half-a", "half-b"]}}, token=token,
+                        timeout=600)
+                except OSError as e:  # the worker was stopped (gunicorn's timeout) before it answered
+                    status, headers, body = None, {}, {"error": {"code": type(e).__name__, "message": str(e)}}
+                seconds = time.perf_counter() - started
+                if status != 201:
+                    error = (body or {}).get("error", {})
+                    found[operation] = {"members": expected[operation], "failed": (status, seconds, error.get("code"),
+                                                                                  error.get("message"))}
+                    break
+                wall.append(seconds * 1000)
+                assert body["memberCount"] == expected[operation], (operation, body["memberCount"])
+                timing = re.search(r'db;dur=([\d.]+);desc="(\d+) queries"', headers["Server-Timing"])
+                db_ms.append(float(timing.group(1)))
+                queries.add(int(timing.group(2)))
+                with conn.cursor() as cur:
+                    cur.execute("DELETE FROM member WHERE collection_id = %s", (body["id"],))
+                    cur.execute("DELETE FROM collection WHERE id = %s", (body["id"],))
+            else:
+                found[operation] = {"members": expected[operation], "count": samples,
+                                    "p50_ms": statistics.median(wall), "min_ms": min(wall), "max_ms": max(wall),
+                                    "db_ms": statistics.median(db_ms), "queries": sorted(queries)}
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("VACUUM ANALYZE member, collection")
+        conn.close()
+    return found
 
 
 # -- the report --------------------------------------------------------------------------------
@@ -734,6 +1019,10 @@ def versions_section(ctx):
                          f"{pv['execution_ms'] / pd['execution_ms']:.2f} |")
         lines += [
             "",
+            "D3 streams its members: its Server-Timing counts its statements up to the first batch its cursor "
+            "reads (32 chunks of members); the FETCHes that follow while the body is written are not in it. The "
+            "EXPLAIN row is the whole members' statement on either side.",
+            "",
             f"Target: V3 within {V3_BOUND}× D3's time per request: "
             + (f"✔ ({slower:.2f}×)." if slower <= V3_BOUND else f"✘ ({slower:.2f}×)."),
             "",
@@ -839,6 +1128,260 @@ def versions_section(ctx):
     return lines
 
 
+def measure_r2(service, url, token, work, seconds, rounds, tag):
+    """R2 on one connection (wrk, as the scenarios without a floor), the Server-Timing of 30
+    requests one at a time, how many of the IDs a collection holds, and the member rows of the
+    project."""
+    r = measure_alone(service, R2, token, seconds, rounds, 1, tag)
+    r["queries"], r["bytes"] = work[R2[0]][:2]
+    r["timing"] = server_timings(service, R2[3], token, 30, BODIES["lookup"])
+    status, _, body = service.request("POST", R2[3], BODIES["lookup"], token=token, timeout=60)
+    assert status == 200 and len(body["results"]) == LOOKUP_IDS, status
+    r["held"] = sum(1 for held in body["results"].values() if held)
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT count(*) FROM member WHERE collection_id IN "
+                    "(SELECT id FROM collection WHERE project_id = 'p-versions')")
+        r["project_rows"] = cur.fetchone()[0]
+    conn.close()
+    return r
+
+
+def log_sets(found, settings):
+    for operation, r in found.items():
+        if "failed" in r:
+            status, seconds, code, message = r["failed"]
+            log(f"C1 from {operation} ({settings}): {status} after {seconds:.1f} s: {code}: {message}")
+        else:
+            log(f"C1 from {operation} ({settings}): {r['members']:,} members, p50 {r['p50_ms']:.0f} ms "
+                f"({r['min_ms']:.0f}–{r['max_ms']:.0f}), db {r['db_ms']:.0f} ms, {r['queries']} queries")
+
+
+def mib(kib):
+    return f"{kib / 1024:,.1f} MiB"
+
+
+def big_section(ctx, command=None):
+    """## Big collections: cursor pages at depth, the walk of a 1M project, D3 streamed (its
+    throughput, first byte and a worker's memory), R2, C1 `from`. `command`: the section is
+    written alone, by that run of --only (its settings, and its scenarios beside the floor)."""
+    sizes, big, results, plans = ctx["sizes"], ctx["big"], ctx["results"], ctx["big_plans"]
+    depths, half = big["depths"], sizes["half_members"]
+    lines = ["## Big collections", ""]
+    if command:
+        m = ctx["machine"]
+        lines += [
+            f"Written by `{command}` on {ctx['date']}, apart from the full run: {m['nproc']} cores, load average "
+            f"before the run {m['load']}; PostgreSQL {ctx['pg']}; worker model **{ctx['chosen'][0]}**; wrk, "
+            f"{ctx['connections']} connections, {ctx['rounds']} rounds of {ctx['seconds']} s a side; "
+            f"{ctx['members']:,} member rows.",
+            "",
+        ]
+    lines += [
+        f"Project `big` (of its own): collection `million`, {sizes['million_members']:,} members; `half-a` and "
+        f"`half-b`, {half:,} each, the second half of `half-a` being the first half of `half-b`. The cursors of "
+        "the deep pages were made by the service in the run's setup (through its API). How to read this section: "
+        "[bench/README.md](README.md#big-collections).",
+        "",
+    ]
+    own = [(name, title) for name, title, *_ in SCENARIOS if name in results and name in ("D2-1M", *EXPLAINED)]
+    if command and own:
+        lines += [
+            "Beside the floor, measured as in the first table of a full run:",
+            "",
+            "| scenario | queries | response bytes | service req/s | floor req/s | **service/floor** | rounds: min–max "
+            "| service p50 / p99 ms | floor p50 / p99 ms |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for name, title in own:
+            r = results[name]
+            sv, fl = r["service"], r["floor"]
+            ratio = sv["rps"] / fl["rps"]
+            mark = (" ✔" if ratio >= MIN_RATIO else " ✘") if name in REQUIRED else ""
+            lines.append(f"| {title} | {r['queries']} | {r['bytes']:,} | {sv['rps']:,.0f} | {fl['rps']:,.0f} | "
+                         f"**{ratio:.2f}**{mark} | {min(r['round_ratios']):.2f}–{max(r['round_ratios']):.2f} | "
+                         f"{ms(sv['p50_ms'])} / {ms(sv['p99_ms'])} | {ms(fl['p50_ms'])} / {ms(fl['p99_ms'])} |")
+        lines += ["", f"✔/✘: D2 must reach a service/floor throughput of at least {MIN_RATIO}; M1 has no target "
+                  "there.", ""]
+    if "depth" in big:
+        main_plans = ctx["plans"]
+        cases = {"D2": (f"D2, `large` ({sizes['large']:,} datasets), 50 a page",
+                        f"after row {depths['d2']:,} (the last 50)", main_plans["D2-1M"], plans["D2-1M-cursor"]),
+                 "M1": (f"M1, `million` ({sizes['million_members']:,} members), 1,000 a page",
+                        f"after position {depths['m1']:,}", plans["M1-first"], plans["M1-deep"])}
+        lines += [
+            "### Cursor pages at depth",
+            "",
+            f"Each deep page and its list's first page, on the service, measured in turn as service and floor are "
+            f"(a warm-up of each, then {ctx['rounds']} rounds of deep, first, first, deep, {ctx['seconds']} s each, "
+            f"{ctx['connections']} connections). Time per request: 1 / requests/s. Beside the floor, each is in the "
+            f"{'table above' if command else 'first table'} (D2-1M, D2-1M-cursor, M1-first, M1-deep).",
+            "",
+            f"| list | deep page | first: req/s, p50 ms | deep: req/s, p50 ms | deep ÷ first, time per request | "
+            f"rounds | statement, EXPLAIN ms: first → deep | target ≤ {DEPTH_BOUND}× |",
+            "|---|---|---:|---:|---:|---:|---:|---|",
+        ]
+        verdicts = []
+        for label, (title, deep_title, first_plan, deep_plan) in cases.items():
+            r = big["depth"][label]
+            deep, first = r["a"], r["b"]
+            slower = first["rps"] / deep["rps"]
+            rounds = [1 / x for x in r["round_ratios"]]
+            ok = slower <= DEPTH_BOUND
+            verdicts.append(f"{label} {'✔' if ok else '✘'} ({slower:.2f}×)")
+            lines.append(f"| {title} | {deep_title} | {first['rps']:,.0f}, {ms(first['p50_ms'])} | "
+                         f"{deep['rps']:,.0f}, {ms(deep['p50_ms'])} | **{slower:.2f}** | "
+                         f"{min(rounds):.2f}–{max(rounds):.2f} | "
+                         f"{ms(first_plan['execution_ms'])} → {ms(deep_plan['execution_ms'])} | "
+                         f"{'✔' if ok else '✘'} |")
+        offset = plans["D2-1M-offset"]["execution_ms"]
+        lines += [
+            "",
+            f"Target: a cursor page within {DEPTH_BOUND}× the first page's time per request: {', '.join(verdicts)}.",
+            "",
+            f"By page number at the same depth (`page={depths['d2'] // 50 + 1:,}`, OFFSET {depths['d2']:,}), D2's "
+            f"statement takes {ms(offset)} ms (EXPLAIN ANALYZE): "
+            f"{offset / plans['D2-1M-cursor']['execution_ms']:,.0f}× the cursor page's. Scans of the deep pages: D2 "
+            f"{'; '.join(scans(plans['D2-1M-cursor']['plan']))}; M1 {'; '.join(scans(plans['M1-deep']['plan']))} "
+            f"(heap fetches: D2 {heap_fetches(plans['D2-1M-cursor']['plan'])}, "
+            f"M1 {heap_fetches(plans['M1-deep']['plan'])}).",
+            "",
+        ]
+    if "walk" in big:
+        lines += [
+            f"### Walking `large` by cursor ({WALK_PAGE_SIZE} a page)",
+            "",
+            "Every dataset of `large`, page after page (each page's `nextCursor`), one request at a time on one "
+            "kept-alive connection; the client reads each page's JSON and checks that every row comes once, in order.",
+            "",
+            "| side | pages | rows | total | rows/s | a page, median | a page, median of each tenth of the walk |",
+            "|---|---:|---:|---:|---:|---:|---|",
+        ]
+        for side in ("service", "floor"):
+            w = big["walk"][side]
+            lines.append(f"| {side} | {w['pages']:,} | {w['rows']:,} | **{w['seconds']:.1f} s** | "
+                         f"{w['rows'] / w['seconds']:,.0f} | {ms(w['median_ms'])} ms | "
+                         f"{', '.join(ms(x) for x in w['tenths_ms'])} ms |")
+        e = ctx["plans"]
+        per_row = (e["D2-1M-p10000"]["execution_ms"] - e["D2-1M"]["execution_ms"]) / 499_950
+        pages = big["walk"]["service"]["pages"]
+        stepped = WALK_PAGE_SIZE * pages * (pages - 1) / 2
+        tenths = big["walk"]["service"]["tenths_ms"]
+        lines += ["", f"✔ every row once, in order. On the service, the median page of each tenth of the walk lay "
+                  f"between {ms(min(tenths))} and {ms(max(tenths))} ms (first tenth {ms(tenths[0])}, last "
+                  f"{ms(tenths[-1])}). By page number, the same walk would step over {stepped:,.0f} index entries "
+                  f"in all (OFFSET); at the {per_row * 1e6:.0f} ns each of the EXPLAIN of page 10,000 above, about "
+                  f"{ms(stepped * per_row / 1000)} s of database time on top.", ""]
+    if "stream" in big:
+        st = big["stream"]
+        d3 = results.get("D3-100k")
+        lines += ["### D3 streamed", ""]
+        if d3:
+            gain = d3["service"]["rps"] / D3_EARLIER
+            lines += [
+                f"D3 of {sizes['collections'] * sizes['big_members']:,} members (`small`/dataset-0000002; first "
+                f"table): **{d3['service']['rps']:,.1f} req/s**, the floor {d3['floor']['rps']:,.1f} "
+                f"(service/floor **{d3['service']['rps'] / d3['floor']['rps']:.2f}**); before it streamed, "
+                f"{D3_EARLIER} req/s ([bench/README.md](README.md), sync ×2; this run: {ctx['chosen'][0]}): "
+                f"{gain:.1f}×. Target ≥ {D3_GAIN}×: "
+                + (f"✔ ({gain:.1f}×)." if gain >= D3_GAIN else f"✘ ({gain:.1f}×)."),
+                "",
+            ]
+        reads = st["service"]["reads"]
+        count = reads["D3-versioned"]["count"]
+        million = sizes["collections"] * sizes["versioned_members"]
+        titles = {"D3-100k": ("D3 `small`/dataset-0000002", sizes["collections"] * sizes["big_members"]),
+                  "D3-versioned": ("D3 `versioned`", million),
+                  "V3-v1": ("V3 version 1 of `versioned` (not streamed)", million)}
+        lines += [
+            f"Time to the first byte and to the last, on a server started for this (the chosen worker model), idle "
+            f"but warmed up: each read one at a time on a new connection, read with a raw socket; medians of "
+            f"{count} (V3: {reads['V3-v1']['count']}).",
+            "",
+            "| read | members | bytes | service: first byte → last, ms | floor: first byte → last, ms |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for name, (title, members) in titles.items():
+            a, b = st["service"]["reads"][name], st["floor"]["reads"][name]
+            lines.append(f"| {title} | {members:,} | {a['bytes']:,} | **{ms(a['first_ms'])}** → {ms(a['last_ms'])} | "
+                         f"{ms(b['first_ms'])} → {ms(b['last_ms'])} |")
+        lines += [
+            "",
+            f"A worker's memory on the same servers: each worker's VmRSS once warmed up (idle), then its VmHWM (the "
+            f"peak of its resident size since it started) after the {count} D3 of `versioned` "
+            f"({sizes['collections'] * sizes['versioned_members']:,} members) and after the V3 that followed; and the "
+            "most VmRSS read every 5 ms meanwhile. The figure is the worker that grew most.",
+            "",
+            "| side | workers | idle VmRSS | D3 `versioned`: peak above idle (VmHWM) | sampled | "
+            "V3 version 1, not streamed: peak above idle |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for side in ("service", "floor"):
+            m = st[side]
+            lines.append(f"| {side} | {m['workers']} | {', '.join(mib(v) for v in m['idle_kib'].values())} | "
+                         f"**{m['d3_above_idle_mib']:,.1f} MiB** | {m['d3_sampled_above_idle_mib']:,.1f} MiB | "
+                         f"{m['v3_above_idle_mib']:,.1f} MiB |")
+        grown = st["service"]["d3_above_idle_mib"]
+        lines += ["", f"Target: a worker serving D3 of {sizes['collections'] * sizes['versioned_members']:,} members "
+                  f"under {RSS_BOUND_MIB} MiB above idle: "
+                  + (f"✔ ({grown:.1f} MiB)." if grown < RSS_BOUND_MIB else f"✘ ({grown:.1f} MiB)."), ""]
+    if "R2" in big:
+        r, t, plan = big["R2"], big["R2"]["timing"], plans.get(R2[0])
+        lines += [
+            "### R2: 10,000 node IDs",
+            "",
+            f"Project `versions`: {r['project_rows']:,} member rows. The {LOOKUP_IDS:,} node IDs are spread over its "
+            f"{sizes['collections']} collections; {r['held']:,} are held by a collection now, the others (members "
+            "`part-01` lost between versions 1 and 2) by none. One connection (the latency of one request), runs of "
+            f"{ctx['seconds']} s; the database time: Server-Timing, {t['count']} requests one at a time. No target "
+            "is set for it.",
+            "",
+            "| queries | body bytes | response bytes | req/s | **p50** / p99 ms | database time, median (max) ms | "
+            "statement: EXPLAIN ms, buffers |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {r['queries']} | {len(json.dumps(BODIES['lookup'])):,} | {r['bytes']:,} | {r['service']['rps']:,.1f} | "
+            f"**{ms(r['service']['p50_ms'])}** / {ms(r['service']['p99_ms'])} | "
+            f"{ms(t['db_ms'])} ({ms(t['db_max_ms'])}) | "
+            + (f"{ms(plan['execution_ms'])}, {plan['buffers']:,} |" if plan else "– |"),
+            "",
+        ]
+        if plan:
+            lines += [f"Scans: {'; '.join(scans(plan['plan']))}.", ""]
+    if "sets" in big:
+        patient = big.get("sets_patient", {})
+        settings = ", ".join(f"`{k}={v}`" for k, v in SET_TIMEOUTS.items())
+        lines += [
+            "### C1 `from`: collections from collections",
+            "",
+            f"A collection made from `half-a` and `half-b` ({half:,} members each, {half // 2:,} in common) inside "
+            f"the database; each operation {SET_SAMPLES} times, one request at a time, each collection made deleted "
+            "after it (its member rows, then its row), outside the time. Time: as the client sees it; database time: "
+            "Server-Timing. An operation whose first request fails under the service's settings is measured again "
+            f"on a service started with {settings}. No target is set for it.",
+            "",
+            "| operation | members made | service's settings: **p50** ms (min–max), or the failure | "
+            "timeouts raised: **p50** ms (min–max) | database time, median ms | queries |",
+            "|---|---:|---|---|---:|---:|",
+        ]
+
+        def cell(r):
+            if r is None:
+                return "–"
+            if "failed" in r:
+                status, seconds, code, message = r["failed"]
+                return f"✘ {status or 'no answer'} after {seconds:,.1f} s (`{code}`: {message})"
+            return f"**{ms(r['p50_ms'])}** ({ms(r['min_ms'])}–{ms(r['max_ms'])})"
+
+        for operation, r in big["sets"].items():
+            done = r if "failed" not in r else patient.get(operation)
+            db_cell = ms(done["db_ms"]) if done and "db_ms" in done else "–"
+            queries = ", ".join(map(str, done["queries"])) if done and "queries" in done else "–"
+            lines.append(f"| {operation} | {r['members']:,} | {cell(r)} | "
+                         f"{cell(patient.get(operation)) if 'failed' in r else '–'} | {db_cell} | {queries} |")
+        lines.append("")
+    return lines
+
+
 def write_report(out, ctx):
     m, results, models, chosen, plans = ctx["machine"], ctx["results"], ctx["models"], ctx["chosen"], ctx["plans"]
     lines = [
@@ -927,6 +1470,7 @@ def write_report(out, ctx):
         f"p50 {ms(p1000['p50_ms'])} ms against {ms(p1['p50_ms'])} ms).",
         "",
         *versions_section(ctx),
+        *big_section(ctx),
         "## EXPLAIN ANALYZE of the D2 page statement",
         "",
         "The statement the service sends for D2's page and total (one statement; captured from the "
@@ -1011,8 +1555,9 @@ def main():
     parser.add_argument("--model-seconds", type=int, default=3, help="one wrk run of a worker model (two each)")
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--model", help="use this worker model (label from MODELS) instead of measuring")
-    parser.add_argument("--only", help="comma-separated scenario names, or sql-cache for the cached/uncached "
-                                       "comparison (results.md not written)")
+    parser.add_argument("--only", help="comma-separated scenario names, sql-cache for the cached/uncached "
+                                       f"comparison, or parts of Big collections ({', '.join(BIG_PARTS)}); "
+                                       "results.md not written")
     parser.add_argument("--report", metavar="PATH", help="also write the report to PATH, whatever the run "
                                                           "(not with --only; never bench/results.md)")
     args = parser.parse_args()
@@ -1035,6 +1580,7 @@ def main():
         log(f"reusing the seeded database {args.database}")
         reset_writes(url)
         reset_versions(url, sizes)
+        reset_big(url)
     else:
         log(f"seeding {args.database}: {sizes}")
         seed_seconds = seed_database(args.admin_url, args.database, sizes, env)
@@ -1049,13 +1595,25 @@ def main():
         sizes["collections"] * sizes["versioned_members"]) + ", ".join(
         f"{table} +{inserted} inserted, {updated} updated ({added:+} rows)"
         for table, (inserted, updated, added) in one_v1.items()))
-    work = check_same_work(in_process)
+    cursors, depths = make_cursors(in_process, sizes)
+    SCENARIOS[:] = [(name, title, kind, path.format(**cursors)) for name, title, kind, path in SCENARIOS]
+    log(f"cursors made: D2 of `large` after row {depths['d2']:,}, M1 of `million` after position {depths['m1']:,}")
+    BODIES["lookup"] = {"nodeIds": lookup_ids(sizes)}
+    BODY_FILES["lookup"] = str(Path(log_dir) / "lookup.json")
+    Path(BODY_FILES["lookup"]).write_text(json.dumps(BODIES["lookup"]))
+    only = set(args.only.split(",")) if args.only else None
+    # --only: the check covers the scenarios named and those whose statements the EXPLAINs read
+    work = check_same_work(in_process, only and only | EXPLAINED)
     log("the floor sends the same statements and writes the same bytes")
     plans = explain(url, work)
     for name, plan in plans.items():
         log(f"EXPLAIN {name}: planning {plan['planning_ms']:.2f} ms, execution {plan['execution_ms']:.2f} ms")
     version_plans = explain_versions(url, work)
     for name, plan in version_plans.items():
+        log(f"EXPLAIN {name}: execution {plan['execution_ms']:.2f} ms, {plan['buffers']:,} buffers, "
+            + "; ".join(scans(plan["plan"])))
+    big_plans = explain_big(url, work, depths)
+    for name, plan in big_plans.items():
         log(f"EXPLAIN {name}: execution {plan['execution_ms']:.2f} ms, {plan['buffers']:,} buffers, "
             + "; ".join(scans(plan["plan"])))
     stored = storage(url)
@@ -1097,7 +1655,6 @@ def main():
         chosen = next(m for m in MODELS if m[0] == max(models, key=lambda x: x[1])[0])
     log(f"worker model: {chosen[0]}")
 
-    only = set(args.only.split(",")) if args.only else None
     results = {}
     with gunicorn_server("service", chosen, env, log_dir, "run") as service, \
             gunicorn_server("floor", chosen, env, log_dir, "run") as floor:
@@ -1141,6 +1698,26 @@ def main():
             log(f"{name}: Server-Timing over {count} requests one at a time: db median "
                 f"{timings[name]['db_ms']:.2f} ms (max {timings[name]['db_max_ms']:.2f}), "
                 f"{timings[name]['queries']} queries; response median {timings[name]['wall_ms']:.1f} ms")
+        big = {"depths": depths}
+        if not only or "depth" in only:
+            big["depth"] = {}
+            for label, first, deep in DEPTHS:
+                r = measure_sides((service, scenarios[deep]), (service, scenarios[first]), token, seconds, rounds,
+                                  args.connections, f"depth-{label}-{secrets.token_hex(2)}")
+                big["depth"][label] = r
+                log(f"{label} deep page {r['a']['rps']:.0f} req/s, first page {r['b']['rps']:.0f} req/s: "
+                    f"{r['b']['rps'] / r['a']['rps']:.2f}× the time per request")
+        if not only or "walk" in only:
+            big["walk"] = {}
+            for side, server in (("service", service), ("floor", floor)):
+                w = big["walk"][side] = walk(server, token, sizes["large"])
+                log(f"walk of `large` by cursor on the {side}: {w['pages']:,} pages, {w['rows']:,} rows in "
+                    f"{w['seconds']:.1f} s; a page's median by tenth of the walk: "
+                    + ", ".join(f"{x:.1f}" for x in w["tenths_ms"]) + " ms")
+        if not only or R2[0] in only:
+            r = big["R2"] = measure_r2(service, url, token, work, seconds, rounds, f"R2-{secrets.token_hex(2)}")
+            log(f"R2: {r['service']['rps']:.1f} req/s, p50 {r['service']['p50_ms']:.1f} ms (1 connection); db median "
+                f"{r['timing']['db_ms']:.1f} ms; {r['held']:,} of {LOOKUP_IDS:,} IDs held")
         sql_cache = {}
         if not only or "sql-cache" in only:
             with gunicorn_server("service", chosen, {**env, "SQL_CACHE": "false"}, log_dir, "uncached") as uncached:
@@ -1150,6 +1727,25 @@ def main():
                     sql_cache[name] = r
                     log(f"{name}: cached {r['service']['rps']:.0f} req/s, uncached {r['floor']['rps']:.0f} req/s, "
                         f"ratio {r['service']['rps'] / r['floor']['rps']:.2f}")
+        if not only or "C1-from" in only:  # last: each request writes up to 750,000 member rows
+            big["sets"] = set_operations(service, url, token, sizes, secrets.token_hex(3), SET_SAMPLES)
+            log_sets(big["sets"], "the service's settings")
+    if big.get("sets") and any("failed" in r for r in big["sets"].values()):
+        # those that failed again, on a service whose timeouts let them finish
+        failed = [operation for operation, r in big["sets"].items() if "failed" in r]
+        with gunicorn_server("service", chosen, {**env, **SET_TIMEOUTS}, log_dir, "sets") as patient:
+            big["sets_patient"] = set_operations(patient, url, token, sizes, secrets.token_hex(3), SET_SAMPLES,
+                                                 failed)
+        log_sets(big["sets_patient"], ", ".join(f"{k}={v}" for k, v in SET_TIMEOUTS.items()))
+    if not only or "D3-stream" in only:  # on servers of their own, started for it
+        big["stream"] = {}
+        for target in ("service", "floor"):
+            with gunicorn_server(target, chosen, env, log_dir, "stream") as server:
+                m = big["stream"][target] = stream_figures(server, token, scenarios, STREAM_SAMPLES, args.connections)
+            log(f"D3 streamed, {target}: first byte " + ", ".join(
+                f"{name} {r['first_ms']:.1f} ms (last {r['last_ms']:.0f} ms)" for name, r in m["reads"].items())
+                + f"; worker peak above idle: D3 `versioned` {m['d3_above_idle_mib']:.1f} MiB (sampled "
+                f"{m['d3_sampled_above_idle_mib']:.1f}), V3 {m['v3_above_idle_mib']:.1f} MiB")
     log(f"done in {time.monotonic() - started:.0f} s")
     pg, wrk_version, packages = versions(url)
     ctx = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": host, "pg": pg,
@@ -1157,9 +1753,15 @@ def main():
            "seed_seconds": seed_seconds, "connections": args.connections, "seconds": seconds, "rounds": rounds,
            "model_seconds": model_seconds, "results": results, "models": models, "chosen": chosen, "plans": plans,
            "sql_cache": sql_cache, "versions": version_results, "one_v1": one_v1, "stored": stored,
-           "version_sizes": version_sizes, "timings": timings, "version_plans": version_plans}
-    if args.report and only:
-        log("--report: no report with --only (its tables need every scenario)")
+           "version_sizes": version_sizes, "timings": timings, "version_plans": version_plans, "big": big,
+           "big_plans": big_plans}
+    if args.report and only:  # the section Big collections alone, with what this run measured of it
+        out = Path(args.report).resolve()
+        if out == (BENCH / "results.md").resolve():
+            raise SystemExit("--report: bench/results.md is written by a full run only")
+        out.write_text("\n".join(big_section(ctx, command="bench/run " + " ".join(
+            f"'{a}'" if " " in a else a for a in sys.argv[1:] if a != "--report" and a != args.report))))
+        log(f"wrote the section Big collections alone to {out}")
     if args.report and not only:
         out = Path(args.report).resolve()
         if out == (BENCH / "results.md").resolve():

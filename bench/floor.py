@@ -5,13 +5,20 @@ the service's own before measuring) and writes the same JSON bytes, with the sam
 Server-Timing and X-Request-ID headers.
 
 It verifies the bearer token (HS256, `sub`, `exp` and a `namespaces` list), checks the
-bodies it takes with plain Python, and keeps at most DB_POOL_SIZE open connections per
-process, as the service does, with the same session settings. It serves only D1, D2, D3,
-C5 and V3 and is not a product: any other path is a 404.
+bodies it takes with plain Python, verifies and makes the lists' cursors (an HMAC keyed from
+the token secret, as the service's), and keeps at most DB_POOL_SIZE open connections per
+process, as the service does, with the same session settings. D3 streams its members as the
+service does: a cursor of the database read 32 rows at a time, the body written in pieces of
+about 64 KiB. It serves only D1, D2, D3, C5, M1 and V3 and is not a product: any other path is
+a 404.
 
     gunicorn bench.floor:app    (from the repository root; DATABASE_URL, JWT_SECRET_KEY as for the service)
 """
+import base64
+import binascii
 import hashlib
+import hmac
+import itertools
 import json
 import math
 import os
@@ -22,10 +29,11 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl, quote, urlencode
 
 import jwt
 import psycopg2
+from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
 NAMESPACE = ('SELECT "t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."slug", '
              '"t1"."name" FROM "namespace" AS "t1" WHERE (("t1"."slug" = %s) AND ("t1"."deleted_at" IS NULL)) '
@@ -35,18 +43,22 @@ PROJECT = ('SELECT "t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."delete
            'WHERE ((("t1"."namespace_id" = %s) AND ("t1"."slug" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
 _DATASET_COLUMNS = ('"t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."namespace_id", '
                     '"t1"."project_id", "t1"."name", "t1"."description", "t1"."tags", "t1"."metadata", '
-                    '"t1"."version_count"')
+                    '"t1"."version_count", "t1"."created_by", "t1"."updated_by", "t1"."deleted_by"')
 _LIVE_DATASETS = ('(("t1"."namespace_id" = %s) AND ("t1"."project_id" = %s)) AND ("t1"."deleted_at" IS NULL)')
 _PAGE = ('SELECT ' + _DATASET_COLUMNS + ', "counted"."total" FROM ({count}) AS "counted" '
          'LEFT OUTER JOIN "dataset" AS "t1" ON ("t1"."id" IN (SELECT "t1"."id" FROM "dataset" AS "t1" '
          'WHERE {where} ORDER BY "t1"."created_at", "t1"."id" LIMIT %s OFFSET %s)) '
          'ORDER BY "t1"."created_at", "t1"."id"')
-DATASET_PAGE = _PAGE.format(
-    count='SELECT "t2"."dataset_count" AS "total" FROM "project" AS "t2" WHERE ("t2"."id" = %s)',
-    where="(" + _LIVE_DATASETS + ")")
+# After a cursor: the rows past its (created_at, id), a range of the same index.
+_AFTER = '(("t1"."created_at", "t1"."id") > (%s, %s))'
+_KEPT_COUNT = 'SELECT "t2"."dataset_count" AS "total" FROM "project" AS "t2" WHERE ("t2"."id" = %s)'
+DATASET_PAGE = _PAGE.format(count=_KEPT_COUNT, where="(" + _LIVE_DATASETS + ")")
+DATASET_PAGE_AFTER = _PAGE.format(count=_KEPT_COUNT, where="((" + _LIVE_DATASETS + ") AND " + _AFTER + ")")
 _TAGGED = "((" + _LIVE_DATASETS + ") AND tags @> %s::jsonb)"
 DATASET_PAGE_TAGGED = _PAGE.format(count='SELECT COUNT(*) AS "total" FROM "dataset" AS "t1" WHERE ' + _TAGGED,
                                    where=_TAGGED)
+DATASET_PAGE_TAGGED_AFTER = _PAGE.format(count='SELECT COUNT(*) AS "total" FROM "dataset" AS "t1" WHERE ' + _TAGGED,
+                                         where="(" + _TAGGED + " AND " + _AFTER + ")")
 DATASET = ('SELECT ' + _DATASET_COLUMNS + ' FROM "dataset" AS "t1" WHERE (((("t1"."namespace_id" = %s) AND '
            '("t1"."project_id" = %s)) AND ("t1"."name" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
 # D3's query 3 also reads its collections' state, for its ETag (service/etags.py).
@@ -56,22 +68,40 @@ DATASET_WITH_STATE = (
     'AND ("t2"."dataset_id" = "t1"."id")) AND ("t2"."deleted_at" IS NULL)) ORDER BY "t2"."created_at", "t2"."id") '
     'AS "collections_state" FROM "dataset" AS "t1" WHERE (((("t1"."namespace_id" = %s) AND '
     '("t1"."project_id" = %s)) AND ("t1"."name" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
-# D3's current members: the rows not removed (schema version 4 keeps removed rows for versions).
-DATASET_COLLECTIONS = (
-    'SELECT "t1"."id", "t1"."name", ARRAY(SELECT "t2"."node_id" FROM "member" AS "t2" WHERE '
-    '((("t2"."namespace_id" = "t1"."namespace_id") AND ("t2"."collection_id" = "t1"."id")) '
-    'AND ("t2"."removed_seq" IS NULL)) ORDER BY "t2"."position") '
-    'AS "members" FROM "collection" AS "t1" WHERE ((("t1"."namespace_id" = %s) AND ("t1"."dataset_id" = %s)) '
-    'AND ("t1"."deleted_at" IS NULL)) ORDER BY "t1"."created_at", "t1"."id"')
+# D3's current members (the rows not removed), as JSON text that the database writes: per
+# collection, chunks of at most 4,096 positions, each a JSON array of node IDs. Read through a
+# cursor of the database: BEGIN, then DECLARE with the first FETCH as one statement, then FETCH
+# after FETCH and COMMIT.
+MEMBER_CHUNKS = """
+SELECT c.id, c.name, array_to_json(ARRAY(
+         SELECT m.node_id FROM member m
+          WHERE m.namespace_id = c.namespace_id AND m.collection_id = c.id AND m.removed_seq IS NULL
+            AND m.position > k.n * 4096 AND m.position <= (k.n + 1) * 4096
+          ORDER BY m.position))::text
+  FROM collection c CROSS JOIN LATERAL generate_series(0, c.member_seq / 4096) AS k(n)
+ WHERE c.namespace_id = %s AND c.{which} = %s AND c.deleted_at IS NULL
+ ORDER BY c.created_at, c.id, k.n"""
+STREAM_BATCH = 32
+STREAM_PIECE = 64 * 1024
 INSERT_DATASET = ('INSERT INTO "dataset" ("id", "created_at", "updated_at", "namespace_id", "project_id", "name", '
-                  '"description", "tags", "metadata", "version_count") '
-                  'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING "dataset"."id"')
-COLLECTION_FOR_UPDATE = (
+                  '"description", "tags", "metadata", "version_count", "created_by", "updated_by") '
+                  'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING "dataset"."id"')
+_COLLECTION = (
     'SELECT "t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."namespace_id", '
     '"t1"."project_id", "t1"."dataset_id", "t1"."member_count", "t1"."member_seq", "t1"."name", '
-    '"t1"."change_seq", "t2"."name" AS "dataset_name" FROM "collection" AS "t1" LEFT OUTER JOIN "dataset" AS "t2" '
+    '"t1"."change_seq", "t1"."created_by", "t1"."updated_by", "t1"."deleted_by", "t1"."former_dataset_id", '
+    '"t1"."former_dataset_name", "t1"."purged_at", "t2"."name" AS "dataset_name" FROM "collection" AS "t1" '
+    'LEFT OUTER JOIN "dataset" AS "t2" '
     'ON ("t1"."dataset_id" = "t2"."id") WHERE (((("t1"."namespace_id" = %s) AND ("t1"."project_id" = %s)) '
-    'AND ("t1"."name" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s FOR UPDATE OF "t1"')
+    'AND ("t1"."name" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
+COLLECTION = _COLLECTION  # M1 query 3
+COLLECTION_FOR_UPDATE = _COLLECTION + ' FOR UPDATE OF "t1"'  # C5 query 3
+# M1: a page of the current members by position, after the cursor's position.
+_MEMBERS = ('SELECT "t1"."node_id", "t1"."position" FROM "member" AS "t1" WHERE {where} '
+            'ORDER BY "t1"."position" LIMIT %s')
+_CURRENT = '(("t1"."namespace_id" = %s) AND ("t1"."collection_id" = %s)) AND ("t1"."removed_seq" IS NULL)'
+MEMBERS_PAGE = _MEMBERS.format(where="(" + _CURRENT + ")")
+MEMBERS_PAGE_AFTER = _MEMBERS.format(where='((' + _CURRENT + ') AND ("t1"."position" > %s))')
 # C5: members added as the collection's change `change_seq + 1`; removed ones stay, marked with
 # the change that removed them; the collection's change count goes up by one in the last statement.
 INSERT_MEMBERS = ('INSERT INTO "member" (namespace_id, collection_id, node_id, position, added_seq) '
@@ -82,17 +112,20 @@ REMOVE_MEMBERS = ('UPDATE "member" SET "removed_seq" = %s WHERE (((("member"."na
                   '("member"."removed_seq" IS NULL))')
 UPDATE_COLLECTION = (
     'UPDATE "collection" SET "updated_at" = %s, "member_count" = (("collection"."member_count" + %s) - %s), '
-    '"member_seq" = ("collection"."member_seq" + %s), "change_seq" = ("collection"."change_seq" + %s) '
-    'WHERE ("collection"."id" = %s) RETURNING "collection"."id", '
+    '"member_seq" = ("collection"."member_seq" + %s), "change_seq" = ("collection"."change_seq" + %s), '
+    '"updated_by" = %s WHERE ("collection"."id" = %s) RETURNING "collection"."id", '
     '"collection"."created_at", "collection"."updated_at", "collection"."deleted_at", "collection"."namespace_id", '
     '"collection"."project_id", "collection"."dataset_id", "collection"."member_count", "collection"."member_seq", '
-    '"collection"."name", "collection"."change_seq"')
+    '"collection"."name", "collection"."change_seq", "collection"."created_by", "collection"."updated_by", '
+    '"collection"."deleted_by", "collection"."former_dataset_id", "collection"."former_dataset_name", '
+    '"collection"."purged_at"')
 # V3: the version (its dataset looked up inside the statement), then its collections, each with
 # the members it had at the change the version recorded, in the order they were added.
 _VERSION_COLUMNS = ('"t1"."id", "t1"."namespace_id", "t1"."dataset_id", "t1"."number", "t1"."note", '
                     '"t1"."created_at", "t1"."created_by", "t1"."collection_count", "t1"."member_count", '
                     '"t1"."name", "t1"."description", "t1"."tags", "t1"."metadata", "t1"."project_id", '
-                    '"t1"."dataset_created_at", "t1"."dataset_updated_at"')
+                    '"t1"."dataset_created_at", "t1"."dataset_updated_at", "t1"."dataset_created_by", '
+                    '"t1"."dataset_updated_by"')
 VERSION = ('SELECT ' + _VERSION_COLUMNS + ' FROM "version" AS "t1" WHERE ((("t1"."namespace_id" = %s) AND '
            '("t1"."dataset_id" = (SELECT "t2"."id" FROM "dataset" AS "t2" WHERE (((("t2"."namespace_id" = %s) AND '
            '("t2"."project_id" = %s)) AND ("t2"."name" = %s)) AND ("t2"."deleted_at" IS NULL))))) AND '
@@ -111,6 +144,7 @@ ROUTES = [
     ("POST", re.compile(_PREFIX + r"/datasets/?$"), "create_dataset"),
     ("GET", re.compile(_PREFIX + r"/datasets/(?P<name>[^/]+)$"), "get_dataset"),
     ("GET", re.compile(_PREFIX + r"/datasets/(?P<name>[^/]+)/versions/(?P<number>[1-9][0-9]{0,8})$"), "get_version"),
+    ("GET", re.compile(_PREFIX + r"/collections/(?P<name>[^/]+)/members$"), "list_members"),
     ("POST", re.compile(_PREFIX + r"/collections/(?P<name>[^/]+)/members$"), "change_members"),
 ]
 _BAD_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -129,8 +163,8 @@ class Fail(Exception):
 class Request:
     """What one request has done: its statements, counted and timed like the service's."""
 
-    def __init__(self):
-        self.queries, self.seconds = 0, 0.0
+    def __init__(self, subject):
+        self.subject, self.queries, self.seconds, self.headers = subject, 0, 0.0, []
         if not _slots.acquire(timeout=3):
             raise Fail(503, "database_unavailable", "no database connection free")
         try:
@@ -147,18 +181,32 @@ class Request:
         self.conn, self.cursor = conn, conn.cursor()
 
     def release(self):
-        if not self.conn.closed:
-            _idle.put(self.conn)
+        """The connection given back (once: a streamed body gives it back when written or closed),
+        a transaction left open ended first, as the service's pool does (a streamed body closed
+        before its end: its database cursor's transaction)."""
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        if not conn.closed and conn.get_transaction_status() != TRANSACTION_STATUS_IDLE:
+            try:
+                conn.cursor().execute("ROLLBACK")
+            except psycopg2.Error:  # the connection is gone: dropped
+                conn.close()
+        if not conn.closed:
+            _idle.put(conn)
         _slots.release()
 
-    def sql(self, statement, params=(), counted=True):
+    def sql(self, statement, params=(), counted=True, traced=None):
+        """Run `statement`. `counted`: in Server-Timing (not transaction control). `traced`
+        (default: as counted): in the trace bench.py compares with the statements the service
+        sends through peewee (the BEGIN of a streamed read is one, a C5's BEGIN is not)."""
         start = time.perf_counter()
         self.cursor.execute(statement, params)
         if counted:
             self.seconds += time.perf_counter() - start
             self.queries += 1
-            if trace is not None:
-                trace.append((statement, params))
+        if trace is not None and (counted if traced is None else traced):
+            trace.append((statement, params))
         return self.cursor
 
 
@@ -173,7 +221,8 @@ def _now():
 
 def _list_item(row):
     return {"id": row[0], "name": row[6], "description": row[7], "tags": row[8],
-            "createdAt": _timestamp(row[1]), "updatedAt": _timestamp(row[2])}
+            "createdAt": _timestamp(row[1]), "updatedAt": _timestamp(row[2]), "createdBy": row[11],
+            "updatedBy": row[12]}
 
 
 def _dataset(row):
@@ -185,7 +234,63 @@ def _dataset(row):
 
 def _collection(row, dataset_name):
     return {"id": row[0], "name": row[9], "projectId": row[5], "dataset": dataset_name,
-            "memberCount": row[7], "createdAt": _timestamp(row[1]), "updatedAt": _timestamp(row[2])}
+            "memberCount": row[7], "createdAt": _timestamp(row[1]), "updatedAt": _timestamp(row[2]),
+            "createdBy": row[11], "updatedBy": row[12]}
+
+
+def _b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _cursor_key():
+    return hashlib.sha256(b"registry cursors\x00" + os.environ["JWT_SECRET_KEY"].encode()).digest()
+
+
+def _query(environ):
+    """The query arguments as (name, value) pairs, grouped by name in the order names first
+    appear (as a MultiDict gives them)."""
+    grouped = {}
+    for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True):
+        grouped.setdefault(name, []).append(value)
+    return [(name, value) for name, values in grouped.items() for value in values]
+
+
+def _list_key(environ, pairs):
+    """What names a list: its path and its filters (every argument but the page's own)."""
+    filters = sorted((k, v) for k, v in pairs if k not in ("page", "pageSize", "cursor", "limit"))
+    return hashlib.sha256(json.dumps([environ.get("PATH_INFO", ""), filters]).encode()).hexdigest()[:16]
+
+
+def _encode_cursor(key, values):
+    values = [{"t": v.isoformat()} if isinstance(v, datetime) else v for v in values]
+    payload = _b64(json.dumps([key, values], separators=(",", ":")).encode())
+    return f"{payload}.{_b64(hmac.new(_cursor_key(), payload.encode(), 'sha256').digest()[:16])}"
+
+
+def _decode_cursor(cursor, key):
+    try:
+        payload, signature = cursor.split(".")
+        if not hmac.compare_digest(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)),
+                                   hmac.new(_cursor_key(), payload.encode(), "sha256").digest()[:16]):
+            raise ValueError("signature")
+        made_for, values = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        if made_for != key:
+            raise ValueError("another list")
+        return tuple(datetime.fromisoformat(v["t"]) if isinstance(v, dict) else v for v in values)
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise Fail(400, "validation_error", "cursor: not a cursor of this list") from None
+
+
+def _next_cursor(req, environ, pairs, key, after):
+    """The next page's cursor (None after the last page), and its Link header."""
+    if after is None:
+        return None
+    cursor = _encode_cursor(key, after)
+    kept = [(k, v) for k, v in pairs if k not in ("page", "cursor")]
+    path = quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+    url = f"{path}?{urlencode([*kept, ('cursor', cursor)])}"
+    req.headers.append(("Link", f'<{url}>; rel="next"'))
+    return cursor
 
 
 def _authenticate(environ):
@@ -201,7 +306,7 @@ def _authenticate(environ):
     if not isinstance(claims["sub"], str) or not isinstance(namespaces, list) \
             or not all(isinstance(n, str) for n in namespaces):
         raise Fail(401, "unauthorized", "the token is invalid")
-    return None if "*" in namespaces else set(namespaces)
+    return claims["sub"], None if "*" in namespaces else set(namespaces)
 
 
 def _project(req, scope, slug, project_slug):
@@ -216,13 +321,21 @@ def _project(req, scope, slug, project_slug):
     return project  # id, ..., namespace_id at 4
 
 
-def _page_arg(query, name, default):
-    values = query.get(name)
-    if values is None:
+def _page_arg(pairs, name, default, most=None):
+    values = [v for k, v in pairs if k == name]
+    if not values:
         return default
-    if not re.fullmatch(r"[0-9]{1,18}", values[-1]) or int(values[-1]) < 1:
-        raise Fail(400, "validation_error", f"{name}: Must be a positive whole number.")
+    if not re.fullmatch(r"[0-9]{1,18}", values[-1]) or int(values[-1]) < 1 \
+            or (most is not None and int(values[-1]) > most):
+        raise Fail(400, "validation_error", f"{name}: Invalid value.")
     return int(values[-1])
+
+
+def _cursor_arg(pairs):
+    values = [v for k, v in pairs if k == "cursor"]
+    if values and not 1 <= len(values[-1]) <= 512:
+        raise Fail(400, "validation_error", "cursor: Invalid value.")
+    return values[-1] if values else None
 
 
 def _body(environ):
@@ -244,19 +357,52 @@ def _strings(value, field, low, high, bad=_BAD_TEXT, most=10_000):
 
 
 def list_datasets(req, environ, scope, slug, project):
-    query = parse_qs(environ.get("QUERY_STRING", ""))
-    page, page_size = _page_arg(query, "page", 1), min(_page_arg(query, "pageSize", 50), 200)
-    tags = query.get("tag", [])
+    pairs = _query(environ)
+    page, page_size = _page_arg(pairs, "page", 1, 10_000_000), min(_page_arg(pairs, "pageSize", 50), 200)
+    cursor = _cursor_arg(pairs)
+    if cursor is not None and any(k == "page" for k, _ in pairs):
+        raise Fail(400, "validation_error", "Give either page or cursor, not both.")
+    tags = list(dict.fromkeys(v for k, v in pairs if k == "tag"))
+    key = _list_key(environ, pairs)
+    after = _decode_cursor(cursor, key) if cursor is not None else ()
     project = _project(req, scope, slug, project)
     where = (project[4], project[0])
+    # one row more than the page, to tell whether another follows
+    window = (page_size + 1, 0 if after else (page - 1) * page_size)
     if tags:
         tagged = where + (json.dumps(tags),)
-        rows = req.sql(DATASET_PAGE_TAGGED, tagged + tagged + (page_size, (page - 1) * page_size)).fetchall()
+        rows = req.sql(DATASET_PAGE_TAGGED_AFTER if after else DATASET_PAGE_TAGGED,
+                       tagged + tagged + after + window).fetchall()
     else:
-        rows = req.sql(DATASET_PAGE, (project[0],) + where + (page_size, (page - 1) * page_size)).fetchall()
-    total = rows[0][11]
-    return 200, {"datasets": [_list_item(row) for row in rows if row[0] is not None], "page": page,
-                 "pageSize": page_size, "total": total, "totalPages": math.ceil(total / page_size)}
+        rows = req.sql(DATASET_PAGE_AFTER if after else DATASET_PAGE,
+                       (project[0],) + where + after + window).fetchall()
+    total = rows[0][14]
+    shown = [row for row in rows if row[0] is not None]
+    last = shown[page_size - 1] if len(shown) > page_size else None
+    next_cursor = _next_cursor(req, environ, pairs, key, last and (last[1], last[0]))
+    return 200, {"datasets": [_list_item(row) for row in shown[:page_size]], "page": None if after else page,
+                 "pageSize": page_size, "total": total, "totalPages": math.ceil(total / page_size),
+                 "nextCursor": next_cursor}
+
+
+def list_members(req, environ, scope, slug, project, name):
+    pairs = _query(environ)
+    if any(k not in ("limit", "cursor") for k, _ in pairs):
+        raise Fail(400, "validation_error", "unknown argument")
+    limit, cursor = _page_arg(pairs, "limit", 1000, 10_000), _cursor_arg(pairs)
+    key = _list_key(environ, pairs)
+    after = _decode_cursor(cursor, key) if cursor is not None else ()
+    project = _project(req, scope, slug, project)
+    row = req.sql(COLLECTION, (project[4], project[0], name, 1)).fetchone()
+    if row is None:
+        raise Fail(404, "not_found", f"collection '{name}' not found")
+    if after:
+        found = req.sql(MEMBERS_PAGE_AFTER, (row[4], row[0], after[0], limit + 1)).fetchall()
+    else:
+        found = req.sql(MEMBERS_PAGE, (row[4], row[0], limit + 1)).fetchall()
+    more = len(found) > limit
+    return 200, {"members": [node_id for node_id, _ in found[:limit]],
+                 "nextCursor": _next_cursor(req, environ, pairs, key, (found[limit - 1][1],) if more else None)}
 
 
 def get_dataset(req, environ, scope, slug, project, name):
@@ -264,12 +410,14 @@ def get_dataset(req, environ, scope, slug, project, name):
     row = req.sql(DATASET_WITH_STATE, (":", ":", project[4], project[0], name, 1)).fetchone()
     if row is None:
         raise Fail(404, "not_found", f"dataset '{name}' not found")
-    req.etag = _etag("dataset", row[0], row[6], row[7], row[8], row[9], row[1], row[2], row[5], row[11])
-    dataset = _dataset(row)
-    dataset["collections"] = [{"id": collection_id, "name": collection_name, "members": members}
-                              for collection_id, collection_name, members in req.sql(DATASET_COLLECTIONS,
-                                                                                     (row[4], row[0]))]
-    return 200, dataset
+    req.etag = _etag("dataset", row[0], row[6], row[7], row[8], row[9], row[1], row[2], row[11], row[12], row[5],
+                     row[14])
+    rows = _stream(req, MEMBER_CHUNKS.format(which="dataset_id"), (row[4], row[0]))
+    # The head as the service writes it (service/api/common.py `streamed`): the dataset without
+    # its `collections`, compact (separators "," and ":"), its closing brace cut; the key and the
+    # streamed collections follow.
+    head = json.dumps(_dataset(row), separators=(",", ":"))[:-1] + ',"collections":['
+    return 200, Streamed(head, _member_lists(rows, grouped=True), "]}", rows)
 
 
 def get_version(req, environ, scope, slug, project, name, number):
@@ -279,12 +427,14 @@ def get_version(req, environ, scope, slug, project, name, number):
         raise Fail(404, "not_found", f"version {number} of dataset '{name}' not found")
     collections = req.sql(VERSION_COLLECTIONS, (row[1], row[0])).fetchall()
     dataset = {"id": row[2], "name": row[9], "description": row[10], "tags": row[11],
-               "createdAt": _timestamp(row[14]), "updatedAt": _timestamp(row[15]), "projectId": row[13],
+               "createdAt": _timestamp(row[14]), "updatedAt": _timestamp(row[15]), "createdBy": row[16],
+               "updatedBy": row[17], "projectId": row[13],
                "metadata": None if row[12] is None else json.loads(row[12]),
                "collections": [{"id": collection_id, "name": collection_name, "members": members}
                                for collection_id, collection_name, members in collections]}
     return 200, {"number": row[3], "datasetId": row[2], "note": row[4], "createdAt": _timestamp(row[5]),
-                 "createdBy": row[6], "collectionCount": row[7], "memberCount": row[8], "dataset": dataset}
+                 "createdBy": row[6], "updatedBy": row[6], "collectionCount": row[7], "memberCount": row[8],
+                 "dataset": dataset}
 
 
 def create_dataset(req, environ, scope, slug, project):
@@ -306,10 +456,12 @@ def create_dataset(req, environ, scope, slug, project):
     dataset_id, now = secrets.token_urlsafe(12), _now()
     try:
         req.sql(INSERT_DATASET, (dataset_id, now, now, project[4], project[0], name, description,
-                                 json.dumps(tags, ensure_ascii=False, separators=(",", ":")), metadata, 0))
+                                 json.dumps(tags, ensure_ascii=False, separators=(",", ":")), metadata, 0,
+                                 req.subject, req.subject))
     except psycopg2.IntegrityError:
         raise Fail(409, "conflict", f"dataset '{name}' already exists") from None
-    return 201, _dataset((dataset_id, now, now, None, project[4], project[0], name, description, tags, metadata))
+    return 201, _dataset((dataset_id, now, now, None, project[4], project[0], name, description, tags, metadata, 0,
+                          req.subject, req.subject))
 
 
 def change_members(req, environ, scope, slug, project, name):
@@ -330,12 +482,112 @@ def change_members(req, environ, scope, slug, project, name):
         added = req.sql(INSERT_MEMBERS, (row[4], row[0], row[8] + 1, change, add)).rowcount if add else 0
         removed = req.sql(REMOVE_MEMBERS, (change, row[4], row[0], remove)).rowcount if remove else 0
         if added or removed:
-            row = req.sql(UPDATE_COLLECTION, (_now(), added, removed, len(add), 1, row[0])).fetchone() + row[11:]
+            row = req.sql(UPDATE_COLLECTION, (_now(), added, removed, len(add), 1, req.subject, row[0])).fetchone() \
+                + row[17:]
         req.sql("COMMIT", counted=False)
     except BaseException:
         req.sql("ROLLBACK", counted=False)
         raise
-    return 200, _collection(row, row[11])
+    return 200, _collection(row, row[17])
+
+
+class Streamed:
+    """A 200 whose body is written as it is read: `opening`, the pieces, `closing`; `rows`, the
+    database cursor's iterator the pieces come from (closed, its transaction ended, when the
+    body ends)."""
+
+    def __init__(self, opening, pieces, closing, rows):
+        self.opening, self.pieces, self.closing, self.rows = opening, pieces, closing, rows
+
+
+def _stream(req, sql, params):
+    """The rows of `sql` through a cursor of the database: BEGIN, then DECLARE and the first
+    FETCH as one statement (sent now; rows that fit in that batch are all read, and the
+    transaction ends now with a COMMIT); the iterator FETCHes the rest, STREAM_BATCH rows at a
+    time, and ends the transaction."""
+    req.sql("BEGIN", counted=False, traced=True)
+    try:
+        first = req.sql(f"DECLARE rows NO SCROLL CURSOR FOR {sql}; FETCH {STREAM_BATCH} FROM rows",
+                        params).fetchall()
+        if len(first) < STREAM_BATCH:
+            req.sql("COMMIT", counted=False, traced=True)
+            return iter(first)
+    except BaseException:
+        req.sql("ROLLBACK", counted=False)
+        raise
+    return _fetched(req, first)
+
+
+def _fetched(req, rows):
+    """The rest of the rows, on the request's connection, which the body holds until it is
+    written or closed (Request.release ends the transaction of a body closed before its end)."""
+    cursor = req.cursor
+    while rows:
+        yield from rows
+        if len(rows) < STREAM_BATCH:
+            break
+        cursor.execute(f"FETCH {STREAM_BATCH} FROM rows")
+        rows = cursor.fetchall()
+    cursor.execute("COMMIT")
+
+
+def _member_lists(rows, grouped):
+    """The JSON of member chunk rows (collection id, name, chunk: a JSON array): with `grouped`, one
+    {"id", "name", "members"} per collection; else one list."""
+    current, separator = None, ""
+    for collection_id, name, chunk in rows:
+        if grouped and collection_id != current:
+            yield f'{"]}," if current else ""}{{"id":{json.dumps(collection_id)},"name":{json.dumps(name)},"members":['
+            current, separator = collection_id, ""
+        if chunk != "[]":
+            yield separator + chunk[1:-1]
+            separator = ","
+    if grouped and current:
+        yield "]}"
+
+
+def _pieces(streamed):
+    """The body of a Streamed: its opening at once, then UTF-8 writes of about STREAM_PIECE
+    bytes (as the service's api/common.py `_buffered`)."""
+    yield streamed.opening.encode()
+    buffer, held = [], 0
+    for piece in itertools.chain(streamed.pieces, [streamed.closing]):
+        buffer.append(piece)
+        held += len(piece)
+        if held >= STREAM_PIECE:
+            yield "".join(buffer).encode()
+            buffer, held = [], 0
+    yield "".join(buffer).encode()
+
+
+class _Body:
+    """The iterable the server writes a Streamed from. It holds the request's connection (the
+    database cursor the rest of the rows come from) until the body is written whole, or until
+    the server closes it (as the service's response, `call_on_close`): read in part, or not at
+    all (the client gone before the first write: a generator closed before it starts runs no
+    `finally`, so the release is here). Request.release ends a transaction left open."""
+
+    def __init__(self, streamed, req):
+        self.streamed, self.req, self.pieces = streamed, req, _pieces(streamed)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return next(self.pieces)
+        except BaseException:  # written whole (StopIteration), or failed: the connection back now
+            self.close()
+            raise
+
+    def close(self):
+        try:
+            self.pieces.close()
+            self.streamed.pieces.close()
+            if hasattr(self.streamed.rows, "close"):
+                self.streamed.rows.close()
+        finally:
+            self.req.release()
 
 
 def _etag(*parts):
@@ -344,15 +596,19 @@ def _etag(*parts):
 
 
 def _respond(start_response, status, body, req=None):
-    data = (json.dumps(body, separators=(",", ":")) + "\n").encode()
-    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(data))),
-               ("X-Request-ID", uuid.uuid4().hex)]
+    streamed = isinstance(body, Streamed)
+    data = None if streamed else (json.dumps(body, separators=(",", ":")) + "\n").encode()
+    headers = [("Content-Type", "application/json")]
+    if not streamed:
+        headers.append(("Content-Length", str(len(data))))
+    headers += getattr(req, "headers", [])
+    headers.append(("X-Request-ID", uuid.uuid4().hex))
     if getattr(req, "etag", None):
         headers.append(("ETag", f'"{req.etag}"'))
     if req is not None:
         headers.append(("Server-Timing", f'db;dur={req.seconds * 1000:.2f};desc="{req.queries} queries"'))
     start_response(f"{status} {'OK' if status < 300 else 'Error'}", headers)
-    return [data]
+    return _Body(body, req) if streamed else [data]
 
 
 def app(environ, start_response):
@@ -365,16 +621,16 @@ def app(environ, start_response):
             break
     else:
         return _respond(start_response, 404, {"error": {"code": "not_found", "message": "not found"}})
-    req = None
+    req = body = None
     try:
-        scope = _authenticate(environ)
-        req = Request()
+        subject, scope = _authenticate(environ)
+        req = Request(subject)
         status, body = globals()[handler](req, environ, scope, **match.groupdict())
     except Fail as e:
         status, body = e.status, {"error": {"code": e.code, "message": e.message}}
     except psycopg2.Error:
         status, body = 503, {"error": {"code": "database_unavailable", "message": "the database cannot be reached"}}
     finally:
-        if req is not None:
+        if req is not None and not isinstance(body, Streamed):  # a streamed body gives it back when written
             req.release()
     return _respond(start_response, status, body, req)

@@ -1,12 +1,13 @@
 -- wrk script: every request carries the bearer token; POST bodies are made per request.
---   wrk -s bench/load.lua URL -- TOKEN KIND PATH RUN
+--   wrk -s bench/load.lua URL -- TOKEN KIND PATH RUN [FILE]
 -- KIND: get (PATH as is), create (D1: a dataset of a new name), members (C5: add 1,000
--- new node IDs), freeze (V1: the body {}, a new version each request). RUN keeps the names
--- of one run apart from every other run's.
+-- new node IDs), freeze (V1: the body {}, a new version each request), file (a POST of the
+-- body in FILE, the same every request: R2). RUN keeps the names of one run apart from every
+-- other run's.
 -- At the end it prints one JSON line: requests, seconds, latency percentiles, errors.
 
 local counter = 0
-local token, kind, path, run
+local token, kind, path, run, file_body
 local threads = 0
 
 function setup(thread)
@@ -24,6 +25,11 @@ function init(args)
     wrk.headers["Content-Type"] = nil
   else
     wrk.method = "POST"
+  end
+  if kind == "file" then
+    local f = assert(io.open(args[5], "rb"))
+    file_body = f:read("*a")
+    f:close()
   end
 end
 
@@ -45,6 +51,8 @@ function request()
     return wrk.format(nil, path, nil, members_body(counter))
   elseif kind == "freeze" then
     return wrk.format(nil, path, nil, "{}")
+  elseif kind == "file" then
+    return wrk.format(nil, path, nil, file_body)
   end
   return wrk.format(nil, path)
 end

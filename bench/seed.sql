@@ -5,7 +5,10 @@
 -- Project `writes` takes D1's creates and C5's additions (collection `inbox`). Project
 -- `versions` holds dataset `versioned`: %(collections)s collections of %(versioned_members)s
 -- members (the versions scenarios: V1, V3, V4, and D3 of the same content); bench.py freezes
--- its versions through the API.
+-- its versions through the API. Project `big` holds three standalone collections: `million`,
+-- %(million_members)s members (M1 at depth), and `half-a` and `half-b`, %(half_members)s each, the
+-- second half of `half-a` being the first half of `half-b` (C1 `from`: union, intersection and
+-- difference); the collections C1 makes there are bench.py's to delete.
 --
 -- Schema version 4: every member row is one added at change 0 (added_seq 0) and not removed
 -- (removed_seq null); no collection has changed yet (change_seq 0), no dataset has a version
@@ -23,7 +26,8 @@ INSERT INTO project (id, created_at, updated_at, namespace_id, slug, name, descr
 VALUES ('p-small', '2026-01-01', '2026-01-01', 'ns-bench', 'small', 'Small', NULL, 0),
        ('p-large', '2026-01-01', '2026-01-01', 'ns-bench', 'large', 'Large', 'A million datasets', 0),
        ('p-writes', '2026-01-01', '2026-01-01', 'ns-bench', 'writes', 'Writes', NULL, 0),
-       ('p-versions', '2026-01-01', '2026-01-01', 'ns-bench', 'versions', 'Versions', NULL, 0);
+       ('p-versions', '2026-01-01', '2026-01-01', 'ns-bench', 'versions', 'Versions', NULL, 0),
+       ('p-big', '2026-01-01', '2026-01-01', 'ns-bench', 'big', 'Big collections', NULL, 0);
 
 -- Tags: two common ones (1 in 10 and 1 in 100) and `rare` on 1 dataset in 1,000.
 INSERT INTO dataset (id, created_at, updated_at, namespace_id, project_id, name, description, tags, metadata,
@@ -62,12 +66,29 @@ FROM (VALUES ('c-big-', 'p-small', 'ds-0000002', 'shard', %(big_members)s),
 
 INSERT INTO collection (id, created_at, updated_at, namespace_id, project_id, dataset_id,
                         member_count, member_seq, name, change_seq)
-VALUES ('c-inbox', '2026-02-01', '2026-02-01', 'ns-bench', 'p-writes', NULL, 0, 0, 'inbox', 0);
+VALUES ('c-inbox', '2026-02-01', '2026-02-01', 'ns-bench', 'p-writes', NULL, 0, 0, 'inbox', 0),
+       ('c-million', '2026-02-01', '2026-02-01', 'ns-bench', 'p-big', NULL, %(million_members)s,
+        %(million_members)s, 'million', 0),
+       ('c-half-a', '2026-02-01 00:00:01', '2026-02-01 00:00:01', 'ns-bench', 'p-big', NULL, %(half_members)s,
+        %(half_members)s, 'half-a', 0),
+       ('c-half-b', '2026-02-01 00:00:02', '2026-02-01 00:00:02', 'ns-bench', 'p-big', NULL, %(half_members)s,
+        %(half_members)s, 'half-b', 0);
 
 INSERT INTO member (namespace_id, collection_id, node_id, position, added_seq)
 SELECT 'ns-bench', c.id, 'clip-' || c.id || '/frame-' || lpad(j::text, 6, '0'), j, 0
 FROM collection c, generate_series(1, c.member_count) AS j
-WHERE c.member_count > 0;
+WHERE c.member_count > 0 AND c.project_id <> 'p-big';
+
+-- `big`: frame-0000001 … of `million`; node-0000001 … of `half-a`, and from the middle of
+-- `half-a` on for `half-b`, each at positions 1, 2, …
+INSERT INTO member (namespace_id, collection_id, node_id, position, added_seq)
+SELECT 'ns-bench', 'c-million', 'clip-c-million/frame-' || lpad(j::text, 7, '0'), j, 0
+FROM generate_series(1, %(million_members)s) AS j;
+
+INSERT INTO member (namespace_id, collection_id, node_id, position, added_seq)
+SELECT 'ns-bench', h.id, 'node-' || lpad((h.first + j - 1)::text, 7, '0'), j, 0
+FROM (VALUES ('c-half-a', 1), ('c-half-b', %(half_members)s / 2 + 1)) AS h(id, first),
+     generate_series(1, %(half_members)s) AS j;
 
 SET session_replication_role = DEFAULT;
 
