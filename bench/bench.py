@@ -865,6 +865,23 @@ def versions(url):
     return pg, wrk_version, packages
 
 
+def floor_table(results, scenarios):
+    """The lines of a table of `scenarios` ((name, title) each) beside the floor: requests/s,
+    the ratio (✔/✘ against MIN_RATIO where REQUIRED) with its spread over the rounds, p50, p99."""
+    lines = ["| scenario | queries | response bytes | service req/s | floor req/s | **service/floor** | "
+             "rounds: min–max | service p50 / p99 ms | floor p50 / p99 ms |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, title in scenarios:
+        r = results[name]
+        sv, fl = r["service"], r["floor"]
+        ratio = sv["rps"] / fl["rps"]
+        mark = (" ✔" if ratio >= MIN_RATIO else " ✘") if name in REQUIRED else ""
+        lines.append(f"| {title} | {r['queries']} | {r['bytes']:,} | {sv['rps']:,.0f} | {fl['rps']:,.0f} | "
+                     f"**{ratio:.2f}**{mark} | {min(r['round_ratios']):.2f}–{max(r['round_ratios']):.2f} | "
+                     f"{ms(sv['p50_ms'])} / {ms(sv['p99_ms'])} | {ms(fl['p50_ms'])} / {ms(fl['p99_ms'])} |")
+    return lines
+
+
 def ms(value):
     return f"{value:,.0f}" if value >= 1000 else f"{value:.1f}" if value >= 10 else f"{value:.2f}"
 
@@ -1189,18 +1206,8 @@ def big_section(ctx, command=None):
         lines += [
             "Beside the floor, measured as in the first table of a full run:",
             "",
-            "| scenario | queries | response bytes | service req/s | floor req/s | **service/floor** | rounds: min–max "
-            "| service p50 / p99 ms | floor p50 / p99 ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+            *floor_table(results, own),
         ]
-        for name, title in own:
-            r = results[name]
-            sv, fl = r["service"], r["floor"]
-            ratio = sv["rps"] / fl["rps"]
-            mark = (" ✔" if ratio >= MIN_RATIO else " ✘") if name in REQUIRED else ""
-            lines.append(f"| {title} | {r['queries']} | {r['bytes']:,} | {sv['rps']:,.0f} | {fl['rps']:,.0f} | "
-                         f"**{ratio:.2f}**{mark} | {min(r['round_ratios']):.2f}–{max(r['round_ratios']):.2f} | "
-                         f"{ms(sv['p50_ms'])} / {ms(sv['p99_ms'])} | {ms(fl['p50_ms'])} / {ms(fl['p99_ms'])} |")
         lines += ["", f"✔/✘: D2 must reach a service/floor throughput of at least {MIN_RATIO}; M1 has no target "
                   "there.", ""]
     if "depth" in big:
@@ -1423,19 +1430,8 @@ def write_report(out, ctx):
         "",
         "## Service beside the floor",
         "",
-        "| scenario | queries | response bytes | service req/s | floor req/s | **service/floor** | "
-        "rounds: min–max | service p50 / p99 ms | floor p50 / p99 ms |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        *floor_table(results, [(name, title) for name, title, _, _ in SCENARIOS]),
     ]
-    for name, title, _, _ in SCENARIOS:
-        r = results[name]
-        s, f = r["service"], r["floor"]
-        ratio = s["rps"] / f["rps"]
-        mark = (" ✔" if ratio >= MIN_RATIO else " ✘") if name in REQUIRED else ""
-        lines.append(f"| {title} | {r['queries']} | {r['bytes']:,} | {s['rps']:,.0f} | {f['rps']:,.0f} | "
-                     f"**{ratio:.2f}**{mark} | {min(r['round_ratios']):.2f}–{max(r['round_ratios']):.2f} | "
-                     f"{ms(s['p50_ms'])} / {ms(s['p99_ms'])} | "
-                     f"{ms(f['p50_ms'])} / {ms(f['p99_ms'])} |")
     below = [name for name, *_ in SCENARIOS if name in REQUIRED
              and results[name]["service"]["rps"] / results[name]["floor"]["rps"] < MIN_RATIO]
     lines += [
