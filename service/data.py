@@ -60,9 +60,15 @@ def paginate(build, window, *args, keys=("created_at", "id"), **shape):
     the statement's first row, where first_row.total is the total, and the ordering values
     `keys` of its last row when a page follows, else None)."""
     found = rows(build, *args, window.size + 1, window.offset, *window.after, after=len(window.after), **shape)
-    shown = [row for row in found if row.id is not None]
-    last = shown[window.size - 1] if len(shown) > window.size else None
-    return shown[:window.size], found[0], last and tuple(getattr(last, key) for key in keys)
+    page, after = page_of([row for row in found if row.id is not None], window.size, keys)
+    return page, found[0], after
+
+
+def page_of(found, size, keys):
+    """`found`, read with one row more than a page of `size` holds: (the page, and the ordering
+    values `keys` of its last row when a page follows it, else None)."""
+    last = found[size - 1] if len(found) > size else None
+    return found[:size], last and tuple(getattr(last, key) for key in keys)
 
 
 def live(model):
@@ -358,8 +364,8 @@ def list_members(collection, window):
     the cursor values of the next page or None."""
     found = rows(_members_page, collection.namespace_id, collection.id, window.size + 1, *window.after,
                  after=len(window.after))
-    more = len(found) > window.size
-    return [row.node_id for row in found[:window.size]], (found[window.size - 1].position,) if more else None
+    page, after = page_of(found, window.size, ("position",))
+    return [row.node_id for row in page], after
 
 
 def add_members(collection, node_ids, first_position, change):
