@@ -10,6 +10,7 @@ import pytest
 from service.db import db
 from service.models import Collection, Dataset, Namespace, Project, utcnow
 from tests.support.api import COLLECTIONS, DATASETS, NS, create, ok
+from tests.support.api import walk as walk_list
 from tests.support.plans import rows_read
 
 
@@ -159,24 +160,9 @@ def test_soft_deleted_rows_are_never_listed_nor_counted(app, api, listing):
 # -- cursors ----------------------------------------------------------------------------------
 
 def walk(api, listing, page_size, between=None, **params):
-    """Every row of the list by cursor from its first page, and `between(page number)` run
-    after each page; checks that each page's Link names its nextCursor, and that only the
-    last has none."""
-    seen, number = [], 0
-    response = api.get(listing.path, query_string={"pageSize": page_size, **params})
-    while True:
-        body = ok(response)
-        seen += [item["id"] for item in body[listing.key]]
-        number += 1
-        if between:
-            between(number)
-        cursor = body["nextCursor"]
-        assert ("Link" in response.headers) == (cursor is not None)
-        if cursor is None:
-            return seen
-        assert f"cursor={cursor}>" in response.headers["Link"]
-        response = api.get(listing.path, query_string={"pageSize": page_size, "cursor": cursor, **params})
-        assert ok(response)["page"] is None
+    """The IDs of every row of the list, by cursor (tests/support/api.py walk)."""
+    items = walk_list(api, listing.path, listing.key, {"pageSize": page_size, **params}, between)
+    return [item["id"] for item in items]
 
 
 def test_a_cursor_walk_shows_every_row_once_in_order_with_any_page_size(api, listing):

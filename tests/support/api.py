@@ -112,3 +112,25 @@ def listed(api, path, key, **params):
     """Every item of a list endpoint (first page of 200), and the envelope."""
     body = ok(api.get(path, query_string={"pageSize": 200, **params}))
     return body[key], body
+
+
+def walk(api, path, key, params, between=None):
+    """Every item of the list at `path` (its items under `key`), by cursor from the first page
+    asked with `params`, with `between(page number)` run after each page; checks that each
+    page's Link names its nextCursor, that only the last page has none, and that a page asked
+    by cursor has no page number."""
+    seen, number, query = [], 0, dict(params)
+    while True:
+        response = api.get(path, query_string=query)
+        body = ok(response)
+        assert "cursor" not in query or body.get("page") is None
+        seen += body[key]
+        number += 1
+        if between:
+            between(number)
+        cursor = body["nextCursor"]
+        assert ("Link" in response.headers) == (cursor is not None)
+        if cursor is None:
+            return seen
+        assert f"cursor={cursor}>" in response.headers["Link"]
+        query = {**params, "cursor": cursor}
