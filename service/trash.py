@@ -11,7 +11,7 @@ from peewee import JOIN, SQL, Select, Tuple, Value, fn
 
 from .compiled import first
 from .data import live, paginate, window_args
-from .db import db
+from .db import db, is_postgres
 from .models import Collection, Dataset, Member, Version, VersionCollection, utcnow
 
 _ITEM = ("kind", "id", "name", "deleted_at", "deleted_by", "dataset")
@@ -96,8 +96,8 @@ def _trashed_collection(namespace_id, project_id, collection_id, *, lock):
 
 def find_trashed_collection(project, collection_id, lock):
     """T3 query 3: the collection `collection_id` of the project's trash, or None; `lock`
-    holds it until the transaction ends (a concurrent restore or purge waits)."""
-    return first(_trashed_collection, project.namespace_id, project.id, collection_id, lock=lock)
+    holds it until the transaction ends (a concurrent restore or purge waits; PostgreSQL)."""
+    return first(_trashed_collection, project.namespace_id, project.id, collection_id, lock=lock and is_postgres())
 
 
 def _live_dataset_by_id(namespace_id, project_id, dataset_id, *, lock):
@@ -110,8 +110,9 @@ def _live_dataset_by_id(namespace_id, project_id, dataset_id, *, lock):
 
 def find_live_dataset(project, dataset_id, lock):
     """T3 query 4: the dataset `dataset_id` if it is live; `lock` keeps it from being deleted
-    until the transaction ends (as C1 and C4 do before putting a collection in a dataset)."""
-    return first(_live_dataset_by_id, project.namespace_id, project.id, dataset_id, lock=lock)
+    until the transaction ends (as C1 and C4 do before putting a collection in a dataset;
+    PostgreSQL)."""
+    return first(_live_dataset_by_id, project.namespace_id, project.id, dataset_id, lock=lock and is_postgres())
 
 
 def restore_collection(collection, dataset, name, by):

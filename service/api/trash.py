@@ -55,20 +55,18 @@ def restore_dataset(slug, project_slug, dataset_id):
 def restore_collection(slug, project_slug, collection_id):
     body = restore_schema.load(json_body())
     project = project_or_404(slug, project_slug)  # 1, 2
-    name = body.get("name")
     try:
         with data.transaction():
-            collection = trash.find_trashed_collection(project, collection_id, lock=data.is_postgres())  # 3
+            collection = trash.find_trashed_collection(project, collection_id, lock=True)  # 3
             if collection is None:
                 raise not_found(f"collection {collection_id} in the trash")
-            name = name or collection.name
             dataset = None
             if collection.former_dataset_id:
-                dataset = trash.find_live_dataset(project, collection.former_dataset_id, lock=data.is_postgres())  # 4
-            collection = trash.restore_collection(collection, dataset, body.get("name"), auth.subject())  # 5
-    except IntegrityError:
-        raise conflict(f"collection '{name}'") from None
-    return dump_collection(collection, dataset.name if dataset else None)
+                dataset = trash.find_live_dataset(project, collection.former_dataset_id, lock=True)  # 4
+            restored = trash.restore_collection(collection, dataset, body.get("name"), auth.subject())  # 5
+    except IntegrityError:  # at 5: the name it would take is held
+        raise conflict(f"collection '{body.get('name') or collection.name}'") from None
+    return dump_collection(restored, dataset.name if dataset else None)
 
 
 @bp.delete("/datasets/<id:dataset_id>")
