@@ -11,9 +11,24 @@ from .converters import CONVERTERS, check_path
 from .models import utcnow
 
 
+class _Flask(Flask):
+    """Flask, asking once per function, not on every call, whether it is a coroutine
+    function: Flask asks for every hook and view of every request."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._synced = {}
+
+    def ensure_sync(self, func):
+        synced = self._synced.get(func)
+        if synced is None:
+            synced = self._synced[func] = super().ensure_sync(func)
+        return synced
+
+
 def create_app(config=None):
     """The application: settings from the environment, then from `config`."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = _Flask(__name__, instance_relative_config=True)
     app.config.update(settings.from_env())
     app.config.update(config or {})
     settings.finalize(app.config, app.instance_path)
