@@ -9,13 +9,17 @@ shape is written once per kind of database, with stand-ins for the values, and e
 puts its own values in their places. A list of values of any length travels as one
 parameter (`array`, read with `in_array`), so its length never changes the shape.
 
+Writes go the same way: `insert` of a model's row, and `rows`/`execute` of an UPDATE whose
+new values are `given` (passed to the database as they are: the caller converts them first,
+with the field's `db_value`, as `insert` does).
+
 bench/results.md ("Compiled reads") has what this buys; `SQL_CACHE=false` turns it off (each
 read then has peewee write its SQL, and runs it the same way), to measure it again."""
 import json
 from collections import namedtuple
 from functools import lru_cache
 
-from peewee import SQL, DateTimeField, NodeList
+from peewee import SQL, DateTimeField, NodeList, Value
 
 from .db import db, is_postgres
 from .models import MODELS, JSONField
@@ -72,7 +76,57 @@ def rows(build, *args, **shape):
     return [row_type._make([c(v) if c else v for c, v in zip(converters, row, strict=True)]) for row in fetched]
 
 
+def values(build, *args, **shape):
+    """The rows of `build(*args, **shape)` as plain tuples, for a long read of columns that need
+    no conversion (text, integers): no named tuple made per row."""
+    sql, params = _compiled(build, args, shape) if enabled else build(*args, **shape).sql()
+    return db.execute_sql(sql, params).fetchall()
+
+
 def first(build, *args, **shape):
     """The first row of `rows(build, *args, **shape)`, or None."""
     found = rows(build, *args, **shape)
     return found[0] if found else None
+
+
+def execute(build, *args, **shape):
+    """Run `build(*args, **shape)` (a write), its SQL written once per shape; returns the number
+    of rows it changed."""
+    sql, params = _compiled(build, args, shape) if enabled else build(*args, **shape).sql()
+    return db.execute_sql(sql, params).rowcount
+
+
+def given(value):
+    """A value of a write put in the SQL as it is, without its field's conversion."""
+    return Value(value, converter=False)
+
+
+def assigned(model, values):
+    """(names, values) of a write's `values` ({field name: value}), each value as its field
+    stores it (db_value): the arguments of a compiled write, with `assignments` in its build."""
+    names = tuple(values)
+    return names, [model._meta.fields[name].db_value(values[name]) for name in names]
+
+
+def assignments(model, names, values):
+    """{field: value} of an INSERT or an UPDATE, the values `given`."""
+    return {model._meta.fields[name]: given(value) for name, value in zip(names, values, strict=True)}
+
+
+def _insert(*values, model, names):
+    return model.insert(assignments(model, names, values))
+
+
+def insert(model, **values):
+    """Insert one row of `model`, as Model.create does (the fields' defaults fill what is not
+    given), its SQL written once per set of fields; returns the row as a read gives it (a named
+    tuple of its columns)."""
+    for field, default in model._meta.defaults.items():
+        if field.name not in values:
+            values[field.name] = default() if callable(default) else default
+    fields = [field for field in model._meta.sorted_fields if field.name in values]
+    names, stored = assigned(model, {field.name: values[field.name] for field in fields})
+    sql, params = _compiled(_insert, stored, {"model": model, "names": names}) if enabled \
+        else _insert(*stored, model=model, names=names).sql()
+    db.execute_sql(sql, params)
+    return _row_type(tuple(field.column_name for field in fields))._make(values[name] for name in names)

@@ -13,7 +13,7 @@ from collections import namedtuple
 
 from peewee import JOIN, SQL, Select, Tuple, fn
 
-from .compiled import array, first, in_array, rows
+from .compiled import array, assigned, assignments, execute, first, in_array, insert, rows, values
 from .db import db, is_postgres, stream, transaction  # noqa: F401 (transaction: for handlers)
 from .models import Collection, Dataset, Member, Namespace, Project, utcnow
 
@@ -60,15 +60,9 @@ def paginate(build, window, *args, keys=("created_at", "id"), **shape):
     the statement's first row, where first_row.total is the total, and the ordering values
     `keys` of its last row when a page follows, else None)."""
     found = rows(build, *args, window.size + 1, window.offset, *window.after, after=len(window.after), **shape)
-    page, after = page_of([row for row in found if row.id is not None], window.size, keys)
-    return page, found[0], after
-
-
-def page_of(found, size, keys):
-    """`found`, read with one row more than a page of `size` holds: (the page, and the ordering
-    values `keys` of its last row when a page follows it, else None)."""
-    last = found[size - 1] if len(found) > size else None
-    return found[:size], last and tuple(getattr(last, key) for key in keys)
+    page = [row for row in found if row.id is not None]
+    last = page[window.size - 1] if len(page) > window.size else None
+    return page[:window.size], found[0], last and tuple(getattr(last, key) for key in keys)
 
 
 def live(model):
@@ -161,8 +155,8 @@ def find_project(namespace, slug):
 
 def create_dataset(project, by, name, description=None, tags=(), metadata=None):
     """D1 query 3: insert the dataset, created by the token subject `by`."""
-    return Dataset.create(namespace=project.namespace_id, project=project.id, name=name,
-                          description=description, tags=list(tags), metadata=metadata, created_by=by, updated_by=by)
+    return insert(Dataset, namespace=project.namespace_id, project=project.id, name=name, description=description,
+                  tags=list(tags), metadata=metadata, created_by=by, updated_by=by)
 
 
 def _has_tags(tags):
@@ -263,33 +257,41 @@ def stream_members(collection):
     return _member_chunks(collection.namespace_id, "id", collection.id)
 
 
+def _update_dataset(dataset_id, *values, names):
+    return (Dataset.update(assignments(Dataset, names, values))
+            .where(Dataset.id == dataset_id, live(Dataset))
+            .returning(Dataset))
+
+
 def update_dataset(dataset, changes, by):
     """D4 query 4: apply `changes` to the live dataset, by `by`; returns it as stored, or None
     when it was deleted meanwhile. A live name taken raises IntegrityError."""
-    updated = list(Dataset.update(**changes, updated_at=utcnow(), updated_by=by)
-                   .where(Dataset.id == dataset.id, live(Dataset))
-                   .returning(Dataset)
-                   .execute())
-    return updated[0] if updated else None
+    names, values = assigned(Dataset, {**changes, "updated_at": utcnow(), "updated_by": by})
+    return first(_update_dataset, dataset.id, *values, names=names)
+
+
+def _soft_delete_dataset(namespace_id, project_id, name, deleted_at, by):
+    return (Dataset.update(deleted_at=deleted_at, deleted_by=by)
+            .where(Dataset.namespace == namespace_id, Dataset.project == project_id, Dataset.name == name,
+                   live(Dataset))
+            .returning(Dataset, _collections_state().alias("collections_state")))
 
 
 def soft_delete_dataset(project, name, by):
     """D5 query 3: mark the live dataset `name` deleted by `by`; returns it as it was shown,
     with its collections' state (for If-Match; `list_of` reads it), or None."""
-    deleted = list(Dataset.update(deleted_at=utcnow(), deleted_by=by)
-                   .where(Dataset.namespace == project.namespace_id, Dataset.project == project.id,
-                          Dataset.name == name, live(Dataset))
-                   .returning(Dataset, _collections_state().alias("collections_state"))
-                   .execute())
-    return deleted[0] if deleted else None
+    return first(_soft_delete_dataset, project.namespace_id, project.id, name, utcnow(), by)
+
+
+def _detach_collections(namespace_id, dataset_id, updated_at, by):
+    return (Collection.update(dataset=None, former_dataset_id=dataset_id, updated_at=updated_at, updated_by=by)
+            .where(Collection.namespace == namespace_id, Collection.dataset == dataset_id))
 
 
 def detach_collections(project, dataset_id, by):
     """D5 query 4: the deleted dataset's collections become standalone (members untouched),
     remembering it: a restore of the dataset takes them back (service/trash.py)."""
-    return (Collection.update(dataset=None, former_dataset_id=dataset_id, updated_at=utcnow(), updated_by=by)
-            .where(Collection.namespace == project.namespace_id, Collection.dataset == dataset_id)
-            .execute())
+    return execute(_detach_collections, project.namespace_id, dataset_id, utcnow(), by)
 
 
 # -- collections --------------------------------------------------------------------------
@@ -362,10 +364,10 @@ def list_members(collection, window):
     """M1 query 4: `window.size` of the collection's members in the order they were added,
     after the position of the cursor's (an index range, whatever the depth); returns them, and
     the cursor values of the next page or None."""
-    found = rows(_members_page, collection.namespace_id, collection.id, window.size + 1, *window.after,
-                 after=len(window.after))
-    page, after = page_of(found, window.size, ("position",))
-    return [row.node_id for row in page], after
+    found = values(_members_page, collection.namespace_id, collection.id, window.size + 1, *window.after,
+                   after=len(window.after))  # (node_id, position) each
+    more = len(found) > window.size
+    return [node_id for node_id, _ in found[:window.size]], (found[window.size - 1][1],) if more else None
 
 
 def add_members(collection, node_ids, first_position, change):
@@ -395,19 +397,19 @@ def remove_members(collection, node_ids, change):
             .execute())
 
 
-def _update_collection(collection, by, **changes):
-    return list(Collection.update(**changes, updated_at=utcnow(), updated_by=by)
-                .where(Collection.id == collection.id)
-                .returning(Collection)
-                .execute())[0]
+def _record_member_change(collection_id, added, removed, positions_used, updated_at, by):
+    return (Collection.update({Collection.member_count: Collection.member_count + added - removed,
+                               Collection.member_seq: Collection.member_seq + positions_used,
+                               Collection.change_seq: Collection.change_seq + 1,
+                               Collection.updated_at: updated_at, Collection.updated_by: by})
+            .where(Collection.id == collection_id)
+            .returning(Collection))
 
 
 def record_member_change(collection, by, added, removed, positions_used):
     """C5 query 6: the collection's member count, next free position and count of changes
     after a change by `by`; returns the collection as stored."""
-    return _update_collection(collection, by, member_count=Collection.member_count + added - removed,
-                              member_seq=Collection.member_seq + positions_used,
-                              change_seq=Collection.change_seq + 1)
+    return first(_record_member_change, collection.id, added, removed, positions_used, utcnow(), by)
 
 
 def update_collection(collection, changes, by):
@@ -416,21 +418,29 @@ def update_collection(collection, changes, by):
     IntegrityError."""
     if "dataset" in changes:
         changes = {**changes, "former_dataset_id": None}
-    return _update_collection(collection, by, **changes)
+    names, values = assigned(Collection, {**changes, "updated_at": utcnow(), "updated_by": by})
+    return first(_update_collection, collection.id, *values, names=names)
+
+
+def _update_collection(collection_id, *values, names):
+    return Collection.update(assignments(Collection, names, values)).where(Collection.id == collection_id) \
+        .returning(Collection)
+
+
+def _soft_delete_collection(namespace_id, project_id, name, deleted_at, by):
+    dataset_name = Dataset.select(Dataset.name).where(Dataset.id == Collection.dataset)
+    return (Collection.update(deleted_at=deleted_at, deleted_by=by, dataset=None,
+                              former_dataset_id=Collection.dataset, former_dataset_name=dataset_name)
+            .where(Collection.namespace == namespace_id, Collection.project == project_id, Collection.name == name,
+                   live(Collection))
+            .returning(Collection, Collection.former_dataset_name.alias("dataset_name")))
 
 
 def soft_delete_collection(project, name, by):
     """C6 query 3: mark the live collection `name` deleted by `by` (its members stay), out of
     its dataset, which it remembers with its name now (for the trash); returns it as it was
     shown, with its dataset's name (for If-Match), or None."""
-    dataset_name = Dataset.select(Dataset.name).where(Dataset.id == Collection.dataset)
-    deleted = list(Collection.update(deleted_at=utcnow(), deleted_by=by, dataset=None,
-                                     former_dataset_id=Collection.dataset, former_dataset_name=dataset_name)
-                   .where(Collection.namespace == project.namespace_id, Collection.project == project.id,
-                          Collection.name == name, live(Collection))
-                   .returning(Collection, Collection.former_dataset_name.alias("dataset_name"))
-                   .execute())
-    return deleted[0] if deleted else None
+    return first(_soft_delete_collection, project.namespace_id, project.id, name, utcnow(), by)
 
 
 # C1 with `from`: the members of a set operation over collections, computed by the database.

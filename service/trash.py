@@ -9,7 +9,7 @@ A purged collection whose members a version of a dataset still holds keeps its r
 members, marked purged and no longer shown anywhere, until no version holds them."""
 from peewee import JOIN, SQL, Select, Tuple, Value, fn
 
-from .compiled import first
+from .compiled import assigned, assignments, execute, first
 from .data import live, paginate, window_args
 from .db import db, is_postgres
 from .models import Collection, Dataset, Member, Version, VersionCollection, utcnow
@@ -62,26 +62,32 @@ def list_trash(project, window, kind=None):
 
 # -- T2 ---------------------------------------------------------------------------------------
 
+def _restore_dataset(namespace_id, project_id, dataset_id, *values, names):
+    return (Dataset.update({Dataset.deleted_at: None, Dataset.deleted_by: None, **assignments(Dataset, names, values)})
+            .where(Dataset.namespace == namespace_id, Dataset.project == project_id, Dataset.id == dataset_id,
+                   _in_trash(Dataset))
+            .returning(Dataset))
+
+
 def restore_dataset(project, dataset_id, name, by):
     """T2 query 3: the dataset `dataset_id` of the project's trash made live again, under
     `name` (None: the name it had), restored by `by`; returns it, or None when it is not in
     the trash. A live name taken raises IntegrityError."""
     changes = {"name": name} if name is not None else {}
-    restored = list(Dataset.update(deleted_at=None, deleted_by=None, updated_at=utcnow(), updated_by=by, **changes)
-                    .where(Dataset.namespace == project.namespace_id, Dataset.project == project.id,
-                           Dataset.id == dataset_id, _in_trash(Dataset))
-                    .returning(Dataset)
-                    .execute())
-    return restored[0] if restored else None
+    names, values = assigned(Dataset, {"updated_at": utcnow(), "updated_by": by, **changes})
+    return first(_restore_dataset, project.namespace_id, project.id, dataset_id, *values, names=names)
+
+
+def _reattach_collections(namespace_id, dataset_id, updated_at, by):
+    return (Collection.update(dataset=dataset_id, former_dataset_id=None, updated_at=updated_at, updated_by=by)
+            .where(Collection.namespace == namespace_id, Collection.former_dataset_id == dataset_id,
+                   Collection.dataset.is_null(), live(Collection)))
 
 
 def reattach_collections(dataset, by):
     """T2 query 4: the collections that the dataset's deletion made standalone and that are
     still live, standalone and unmoved (they still remember it) go back into it."""
-    return (Collection.update(dataset=dataset.id, former_dataset_id=None, updated_at=utcnow(), updated_by=by)
-            .where(Collection.namespace == dataset.namespace_id, Collection.former_dataset_id == dataset.id,
-                   Collection.dataset.is_null(), live(Collection))
-            .execute())
+    return execute(_reattach_collections, dataset.namespace_id, dataset.id, utcnow(), by)
 
 
 # -- T3 ---------------------------------------------------------------------------------------
@@ -115,17 +121,22 @@ def find_live_dataset(project, dataset_id, lock):
     return first(_live_dataset_by_id, project.namespace_id, project.id, dataset_id, lock=lock and is_postgres())
 
 
+def _restore_collection(collection_id, *values, names):
+    return (Collection.update({Collection.deleted_at: None, Collection.deleted_by: None,
+                               Collection.former_dataset_id: None, Collection.former_dataset_name: None,
+                               **assignments(Collection, names, values)})
+            .where(Collection.id == collection_id, _in_trash(Collection))
+            .returning(Collection))
+
+
 def restore_collection(collection, dataset, name, by):
     """T3 query 5: the collection made live again, in `dataset` (None: standalone), under
     `name` (None: the name it had), restored by `by`; returns it. A live name taken raises
     IntegrityError."""
     changes = {"name": name} if name is not None else {}
-    return list(Collection.update(deleted_at=None, deleted_by=None, dataset=dataset.id if dataset else None,
-                                  former_dataset_id=None, former_dataset_name=None, updated_at=utcnow(),
-                                  updated_by=by, **changes)
-                .where(Collection.id == collection.id, _in_trash(Collection))
-                .returning(Collection)
-                .execute())[0]
+    names, values = assigned(Collection, {"dataset": dataset.id if dataset else None, "updated_at": utcnow(),
+                                          "updated_by": by, **changes})
+    return first(_restore_collection, collection.id, *values, names=names)
 
 
 # -- T4 and purge-trash -----------------------------------------------------------------------

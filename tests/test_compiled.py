@@ -83,3 +83,26 @@ def test_without_the_cache_every_read_answers_the_same(api, app, project):
         compiled.enabled = True
     assert uncached == cached
     assert [d.name for d in cached[9][0]] == ["d1"] and cached[4] == (["n2", "n1"], None)
+
+
+def test_an_insert_sends_what_create_sends_and_gives_the_row(app):
+    from service.models import Dataset, Project
+
+    with app.app_context(), db.connection_context():
+        namespace = Namespace.create(slug="n", name="N")
+        project = Project.create(namespace=namespace.id, slug="p", name="P")
+        values = dict(namespace=namespace.id, project=project.id, description=None, tags=["é", "b"],
+                      metadata='{"k":1}', created_by="alice", updated_by="alice")
+        sent = []
+        db.obj.query_hooks.append(lambda event: sent.append(event.sql))
+        try:
+            Dataset.create(**values, id="by-peewee", name="d")
+            row = compiled.insert(Dataset, **values, id="compiled", name="e")
+        finally:
+            db.obj.query_hooks.pop()
+        assert sent[0] == sent[1]
+        assert (row.id, row.namespace_id, row.tags, row.version_count) == ("compiled", namespace.id, ["é", "b"], 0)
+        stored = {d.id: d for d in Dataset.select()}
+        assert stored["compiled"].tags == ["é", "b"] and stored["compiled"].created_at == row.created_at
+        assert [stored["compiled"].__data__[k] for k in values if k not in ("namespace", "project")] == \
+            [stored["by-peewee"].__data__[k] for k in values if k not in ("namespace", "project")]

@@ -134,8 +134,7 @@ def _buffered(pieces, size=64 * 1024):
     yield "".join(buffer).encode()
 
 
-def _dumps(value):
-    return json.dumps(value, separators=(",", ":"))
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # made once: json.dumps makes one a call
 
 
 def _member_lists(rows, grouped):
