@@ -67,11 +67,16 @@ def dump_list_item(row):
             "createdBy": row.created_by, "updatedBy": row.updated_by}
 
 
+def dump_dataset(row):
+    """dataset_schema.dump(row) (D1, D4, T2), written out the same way."""
+    return {**dump_list_item(row), "projectId": row.project_id,
+            "metadata": None if row.metadata is None else json.loads(row.metadata)}
+
+
 def dump_detail(row, collections):
     """dataset_detail_schema.dump of the dataset `row` with its `collections` ({id, name,
     members} each), written out the same way."""
-    return {**dump_list_item(row), "projectId": row.project_id,
-            "metadata": None if row.metadata is None else json.loads(row.metadata),
+    return {**dump_dataset(row),
             "collections": [{"id": c["id"], "name": c["name"], "members": c["members"]} for c in collections]}
 
 

@@ -1,6 +1,6 @@
 from marshmallow import Schema, fields, post_load
 
-from .common import Description, PageSchema, RequestSchema, Slug, Timestamp, Title
+from .common import Description, PageSchema, RequestSchema, Slug, Timestamp, Title, timestamp
 
 
 class ProjectCreate(RequestSchema):
@@ -22,6 +22,13 @@ class Project(Schema):
     description = fields.String(allow_none=True, required=True)
     createdAt = Timestamp(attribute="created_at", required=True)
     updatedAt = Timestamp(attribute="updated_at", required=True)
+
+
+def dump_project(row):
+    """project_schema.dump(row), written out (tests/test_serialisation.py holds them equal)."""
+    return {"id": row.id, "namespaceId": row.namespace_id, "slug": row.slug, "name": row.name,
+            "description": row.description, "createdAt": timestamp(row.created_at),
+            "updatedAt": timestamp(row.updated_at)}
 
 
 project_create_schema = ProjectCreate()

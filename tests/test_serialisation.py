@@ -9,7 +9,16 @@ from types import SimpleNamespace
 import pytest
 
 from schemas.collections import collection_detail_schema, collection_schema, dump_collection
-from schemas.datasets import dataset_detail_schema, dataset_list_item_schema, dump_detail, dump_list_item
+from schemas.datasets import (
+    dataset_detail_schema,
+    dataset_list_item_schema,
+    dataset_schema,
+    dump_dataset,
+    dump_detail,
+    dump_list_item,
+)
+from schemas.namespaces import dump_namespace, namespace_schema
+from schemas.projects import dump_project, project_schema
 from service import data
 from service.db import db
 from tests.support.api import COLLECTIONS, DATASETS
@@ -60,6 +69,19 @@ def test_list_items_dump_as_the_marshmallow_schema_does(app, datasets):
     for row in rows:
         assert dump_list_item(row) == dataset_list_item_schema.dump(row)
     assert [dump_list_item(row) for row in rows] == dataset_list_item_schema.dump(rows, many=True)
+
+
+def test_namespaces_projects_and_datasets_dump_as_the_marshmallow_schemas_do(app, api, datasets):
+    assert api.post("/namespaces/acme/projects", json={"slug": "bare"}).status_code == 201  # no description
+    with app.app_context(), db.connection_context():
+        namespace = data.find_namespace("acme", None)
+        assert dump_namespace(namespace) == namespace_schema.dump(namespace)
+        for slug in ("vision", "bare"):
+            project = data.find_project(namespace, slug)
+            assert dump_project(project) == project_schema.dump(project)
+        for name in datasets:
+            row = data.find_dataset(_project(), name)
+            assert dump_dataset(row) == dataset_schema.dump(row)
 
 
 def test_detail_dumps_as_the_marshmallow_schema_does(app, datasets):

@@ -10,6 +10,7 @@ from schemas.datasets import (
     dataset_list_args_schema,
     dataset_schema,
     dataset_update_schema,
+    dump_dataset,
     dump_detail,
     dump_list_item,
 )
@@ -35,7 +36,7 @@ def create_dataset(slug, project_slug):
         dataset = data.create_dataset(project, auth.subject(), **body)  # 3
     except IntegrityError:
         raise conflict(f"dataset '{body['name']}'") from None
-    return dataset_schema.dump(dataset), 201
+    return dump_dataset(dataset), 201
 
 
 @bp.get("")
@@ -76,7 +77,7 @@ def update_dataset(slug, project_slug, name):
                 dataset = data.update_dataset(dataset, changes, auth.subject())  # 4
             except IntegrityError:
                 raise conflict(f"dataset '{changes['name']}'") from None
-    return etags.tagged(dataset_schema.dump(dataset), etags.of_dataset(dataset, state))
+    return etags.tagged(dump_dataset(dataset), etags.of_dataset(dataset, state))
 
 
 @bp.delete("/<name:name>")

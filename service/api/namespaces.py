@@ -3,7 +3,7 @@ from flask import Blueprint
 from peewee import IntegrityError
 
 from schemas.common import page_args_schema
-from schemas.namespaces import NamespacePage, namespace_create_schema, namespace_schema
+from schemas.namespaces import NamespacePage, dump_namespace, namespace_create_schema, namespace_schema
 
 from .. import auth, data, etags
 from ..contract import operation
@@ -24,7 +24,7 @@ def create_namespace():
         namespace = data.create_namespace(body["slug"], body["name"])  # 1
     except IntegrityError:
         raise conflict(f"namespace '{body['slug']}'") from None
-    return namespace_schema.dump(namespace), 201
+    return dump_namespace(namespace), 201
 
 
 @bp.get("")
@@ -34,13 +34,13 @@ def list_namespaces():
     args = query_args(page_args_schema)
     window, key = list_window(args)
     rows, total, after = data.list_namespaces(auth.scope(), window)  # 1
-    return list_response("namespaces", namespace_schema.dump(rows, many=True), args, total, key, after)
+    return list_response("namespaces", [dump_namespace(row) for row in rows], args, total, key, after)
 
 
 @bp.get("/<slug:slug>")
 @operation("N3", "Get a namespace", namespace_schema, errors={404: "The namespace does not exist"},
            conditional="read", budget=1)
 def get_namespace(slug):
-    body = namespace_schema.dump(namespace_or_404(slug))  # 1
+    body = dump_namespace(namespace_or_404(slug))  # 1
     tag = etags.of_body(body)
     return etags.not_modified(tag) or etags.tagged(body, tag)

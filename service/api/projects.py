@@ -3,7 +3,7 @@ from flask import Blueprint
 from peewee import IntegrityError
 
 from schemas.common import page_args_schema
-from schemas.projects import ProjectPage, project_create_schema, project_schema
+from schemas.projects import ProjectPage, dump_project, project_create_schema, project_schema
 
 from .. import data, etags
 from ..contract import operation
@@ -25,7 +25,7 @@ def create_project(slug):
         project = data.create_project(namespace, body["slug"], body["name"], body.get("description"))  # 2
     except IntegrityError:
         raise conflict(f"project '{body['slug']}'") from None
-    return project_schema.dump(project), 201
+    return dump_project(project), 201
 
 
 @bp.get("")
@@ -36,13 +36,13 @@ def list_projects(slug):
     window, key = list_window(args)
     namespace = namespace_or_404(slug)  # 1
     rows, total, after = data.list_projects(namespace, window)  # 2
-    return list_response("projects", project_schema.dump(rows, many=True), args, total, key, after)
+    return list_response("projects", [dump_project(row) for row in rows], args, total, key, after)
 
 
 @bp.get("/<slug:project_slug>")
 @operation("P3", "Get a project", project_schema, errors={404: "The namespace or project does not exist"},
            conditional="read", budget=2)
 def get_project(slug, project_slug):
-    body = project_schema.dump(project_or_404(slug, project_slug))  # 1, 2
+    body = dump_project(project_or_404(slug, project_slug))  # 1, 2
     tag = etags.of_body(body)
     return etags.not_modified(tag) or etags.tagged(body, tag)

@@ -4,7 +4,7 @@ from peewee import IntegrityError
 
 from schemas.collections import collection_schema, dump_collection
 from schemas.common import Success
-from schemas.datasets import dataset_schema
+from schemas.datasets import dataset_schema, dump_dataset
 from schemas.trash import TrashPage, dump_item, restore_schema, trash_list_args_schema
 
 from .. import auth, data, trash
@@ -45,7 +45,7 @@ def restore_dataset(slug, project_slug, dataset_id):
             trash.reattach_collections(dataset, auth.subject())  # 4
     except IntegrityError:
         raise conflict(f"dataset '{body['name']}'" if "name" in body else "a live dataset with its name") from None
-    return dataset_schema.dump(dataset)
+    return dump_dataset(dataset)
 
 
 @bp.post("/collections/<id:collection_id>/restore")
