@@ -141,21 +141,73 @@ def restore_collection(collection, dataset, name, by):
 
 # -- T4 and purge-trash -----------------------------------------------------------------------
 
-def _project_item(model, project, item_id):
-    return (model.namespace == project.namespace_id) & (model.project == project.id) & (model.id == item_id)
+def _project_item(model, namespace_id, project_id, item_id):
+    return (model.namespace == namespace_id) & (model.project == project_id) & (model.id == item_id)
+
+
+def _purged_datasets(*args, by_age):
+    """The datasets a purge deletes: the one of args (namespace, project, dataset id) in the
+    trash; or, `by_age`, every one deleted before args[0]."""
+    return _in_trash(Dataset) & (Dataset.deleted_at < args[0] if by_age else _project_item(Dataset, *args))
+
+
+def _purge_version_collections(*args, by_age):
+    doomed = Dataset.select(Dataset.id).where(_purged_datasets(*args, by_age=by_age))
+    versions = Version.select(Version.id).where(Version.dataset.in_(doomed))
+    return VersionCollection.delete().where(VersionCollection.version.in_(versions))
+
+
+def _purge_versions(*args, by_age):
+    doomed = Dataset.select(Dataset.id).where(_purged_datasets(*args, by_age=by_age))
+    return Version.delete().where(Version.dataset.in_(doomed))
+
+
+def _purge_datasets(*args, by_age):
+    return Dataset.delete().where(_purged_datasets(*args, by_age=by_age))
+
+
+def _which(project, item_id, deleted_before):
+    """The arguments of a purge's statements, and whether it purges by age."""
+    if deleted_before is None:
+        return (project.namespace_id, project.id, item_id), False
+    return (deleted_before,), True
 
 
 def purge_datasets(project=None, dataset_id=None, deleted_before=None):
     """T4 queries 3–5: the dataset `dataset_id` of the project's trash deleted for good, with its
     versions; or, with `deleted_before`, every dataset deleted before then. Its former
     collections stay where they are. Returns how many datasets were deleted."""
-    which = _in_trash(Dataset) & (_project_item(Dataset, project, dataset_id) if deleted_before is None
-                                  else Dataset.deleted_at < deleted_before)
-    doomed = Dataset.select(Dataset.id).where(which)
-    versions = Version.select(Version.id).where(Version.dataset.in_(doomed))
-    VersionCollection.delete().where(VersionCollection.version.in_(versions)).execute()  # 3
-    Version.delete().where(Version.dataset.in_(doomed)).execute()  # 4
-    return Dataset.delete().where(which).execute()  # 5
+    args, by_age = _which(project, dataset_id, deleted_before)
+    execute(_purge_version_collections, *args, by_age=by_age)  # 3
+    execute(_purge_versions, *args, by_age=by_age)  # 4
+    return execute(_purge_datasets, *args, by_age=by_age)  # 5
+
+
+def _purged_collections(*args, by_age):
+    """The collections a purge deletes: the one of args (namespace, project, collection id) in
+    the trash; or, `by_age`, every one deleted before args[0], and those purged before."""
+    if by_age:
+        return (Collection.deleted_at < args[0]) & _in_trash(Collection) | Collection.purged_at.is_null(False)
+    return _project_item(Collection, *args) & _in_trash(Collection)
+
+
+def _purge_members(*args, by_age):
+    needed = (VersionCollection.select(SQL("1"))
+              .where(VersionCollection.collection_id == Member.collection,
+                     VersionCollection.change_seq >= Member.added_seq,
+                     Member.removed_seq.is_null() | (VersionCollection.change_seq < Member.removed_seq)))
+    purged = Collection.select(Collection.id).where(_purged_collections(*args, by_age=by_age))
+    return Member.delete().where(Member.collection.in_(purged), ~fn.EXISTS(needed))
+
+
+def _purge_collections(*args, by_age):
+    held = VersionCollection.select(SQL("1")).where(VersionCollection.collection_id == Collection.id)
+    return Collection.delete().where(_purged_collections(*args, by_age=by_age), ~fn.EXISTS(held))
+
+
+def _mark_purged(purged_at, *args, by_age):
+    return (Collection.update(purged_at=purged_at)
+            .where(_purged_collections(*args, by_age=by_age), Collection.purged_at.is_null()))
 
 
 def purge_collections(project=None, collection_id=None, deleted_before=None):
@@ -163,17 +215,7 @@ def purge_collections(project=None, collection_id=None, deleted_before=None):
     with its members; or, with `deleted_before`, every collection deleted before then, and the
     purged ones that no version holds any more. Members that a version still holds stay, and
     so does their collection's row, marked purged. Returns how many collections were purged."""
-    if deleted_before is None:
-        which = _project_item(Collection, project, collection_id) & _in_trash(Collection)
-    else:
-        which = (Collection.deleted_at < deleted_before) & _in_trash(Collection) | Collection.purged_at.is_null(False)
-    needed = (VersionCollection.select(SQL("1"))
-              .where(VersionCollection.collection_id == Member.collection,
-                     VersionCollection.change_seq >= Member.added_seq,
-                     Member.removed_seq.is_null() | (VersionCollection.change_seq < Member.removed_seq)))
-    Member.delete().where(Member.collection.in_(Collection.select(Collection.id).where(which)),
-                          ~fn.EXISTS(needed)).execute()  # 3
-    held = VersionCollection.select(SQL("1")).where(VersionCollection.collection_id == Collection.id)
-    deleted = Collection.delete().where(which, ~fn.EXISTS(held)).execute()  # 4
-    kept = Collection.update(purged_at=utcnow()).where(which, Collection.purged_at.is_null()).execute()  # 5
-    return deleted + kept
+    args, by_age = _which(project, collection_id, deleted_before)
+    execute(_purge_members, *args, by_age=by_age)  # 3
+    deleted = execute(_purge_collections, *args, by_age=by_age)  # 4
+    return deleted + execute(_mark_purged, utcnow(), *args, by_age=by_age)  # 5

@@ -8,7 +8,7 @@ import json
 
 from peewee import SQL, NodeList, Value, fn
 
-from .compiled import first, rows
+from .compiled import execute, first, rows
 from .data import array_of, list_of, live, page_query, paginate, window_args
 from .db import db, is_postgres
 from .models import Collection, Dataset, Member, Version, VersionCollection, utcnow
@@ -22,51 +22,65 @@ def _dataset_id(namespace_id, project_id, name):
 
 # -- V1 ---------------------------------------------------------------------------------------
 
+def _freeze_dataset(namespace_id, project_id, name):
+    return (Dataset.update(version_count=Dataset.version_count + 1)
+            .where(Dataset.namespace == namespace_id, Dataset.project == project_id, Dataset.name == name,
+                   live(Dataset))
+            .returning(Dataset))
+
+
 def freeze_dataset(project, name):
     """V1 query 3: number a new version of the live dataset `name`, and read its fields; the
     row stays locked until the version is written, so that the fields, the collections and
     the number are those of one moment (a D4, C1, C4 or a version made meanwhile waits).
     Returns the dataset (with its new `version_count`), or None."""
-    updated = list(Dataset.update(version_count=Dataset.version_count + 1)
-                   .where(Dataset.namespace == project.namespace_id, Dataset.project == project.id,
-                          Dataset.name == name, live(Dataset))
-                   .returning(Dataset)
-                   .execute())
-    return updated[0] if updated else None
+    return first(_freeze_dataset, project.namespace_id, project.id, name)
+
+
+def _record_version_collections(namespace_id, dataset_id, version_id, *, lock):
+    held = (Collection.select(Collection.namespace, Value(version_id), Collection.id, Collection.name,
+                              Collection.created_at, Collection.change_seq, Collection.member_count)
+            .where(Collection.namespace == namespace_id, Collection.dataset == dataset_id, live(Collection)))
+    if lock:
+        held = held.for_update("FOR SHARE")
+    fields = [VersionCollection.namespace, VersionCollection.version, VersionCollection.collection_id,
+              VersionCollection.name, VersionCollection.created_at, VersionCollection.change_seq,
+              VersionCollection.member_count]
+    return VersionCollection.insert_from(held, fields)
 
 
 def record_version_collections(dataset, version_id):
     """V1 query 4: a row per live collection of the dataset, with its name and its change
     count now; the collections stay locked until the version is written (a C5, C4 or C6 on
     one of them waits), so that their members are read at a change that is committed."""
-    held = (Collection.select(Collection.namespace, Value(version_id), Collection.id, Collection.name,
-                              Collection.created_at, Collection.change_seq, Collection.member_count)
-            .where(Collection.namespace == dataset.namespace_id, Collection.dataset == dataset.id, live(Collection)))
-    if is_postgres():
-        held = held.for_update("FOR SHARE")
-    fields = [VersionCollection.namespace, VersionCollection.version, VersionCollection.collection_id,
-              VersionCollection.name, VersionCollection.created_at, VersionCollection.change_seq,
-              VersionCollection.member_count]
-    return VersionCollection.insert_from(held, fields).execute()
+    return execute(_record_version_collections, dataset.namespace_id, dataset.id, version_id, lock=is_postgres())
 
 
-def create_version(dataset, version_id, note, created_by):
-    """V1 query 5: the version row: the dataset's fields as frozen, and the count of its
-    collections and members, from the rows of query 4. Returns it."""
-    tags = Value(json.dumps(list(dataset.tags)))
+def _create_version(version_id, namespace_id, dataset_id, number, note, created_at, created_by, name, description,
+                    tags, metadata, project_id, dataset_created_at, dataset_updated_at, dataset_created_by,
+                    dataset_updated_by):
+    tags = NodeList((Value(tags), SQL("::jsonb"))) if is_postgres() else Value(tags)
     counted = (VersionCollection
-               .select(Value(version_id), Value(dataset.namespace_id), Value(dataset.id), Value(dataset.version_count),
-                       Value(note), Value(utcnow()), Value(created_by), fn.COUNT(SQL("*")),
-                       fn.COALESCE(fn.SUM(VersionCollection.member_count), 0), Value(dataset.name),
-                       Value(dataset.description), NodeList((tags, SQL("::jsonb"))) if is_postgres() else tags,
-                       Value(dataset.metadata), Value(dataset.project_id), Value(dataset.created_at),
-                       Value(dataset.updated_at), Value(dataset.created_by), Value(dataset.updated_by))
+               .select(Value(version_id), Value(namespace_id), Value(dataset_id), Value(number), Value(note),
+                       Value(created_at), Value(created_by), fn.COUNT(SQL("*")),
+                       fn.COALESCE(fn.SUM(VersionCollection.member_count), 0), Value(name), Value(description), tags,
+                       Value(metadata), Value(project_id), Value(dataset_created_at), Value(dataset_updated_at),
+                       Value(dataset_created_by), Value(dataset_updated_by))
                .where(VersionCollection.version == version_id))
     fields = [Version.id, Version.namespace, Version.dataset, Version.number, Version.note, Version.created_at,
               Version.created_by, Version.collection_count, Version.member_count, Version.name,
               Version.description, Version.tags, Version.metadata, Version.project_id, Version.dataset_created_at,
               Version.dataset_updated_at, Version.dataset_created_by, Version.dataset_updated_by]
-    return list(Version.insert_from(counted, fields).returning(Version).execute())[0]
+    return Version.insert_from(counted, fields).returning(Version)
+
+
+def create_version(dataset, version_id, note, created_by):
+    """V1 query 5: the version row: the dataset's fields as frozen, and the count of its
+    collections and members, from the rows of query 4. Returns it."""
+    return first(_create_version, version_id, dataset.namespace_id, dataset.id, dataset.version_count, note,
+                 utcnow(), created_by, dataset.name, dataset.description, json.dumps(list(dataset.tags)),
+                 dataset.metadata, dataset.project_id, dataset.created_at, dataset.updated_at, dataset.created_by,
+                 dataset.updated_by)
 
 
 # -- V2 ---------------------------------------------------------------------------------------
