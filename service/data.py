@@ -89,7 +89,7 @@ def list_of(value):
 
 def create_namespace(slug, name):
     """N1 query 1: insert the namespace (a live slug taken raises IntegrityError)."""
-    return Namespace.create(slug=slug, name=name)
+    return insert(Namespace, slug=slug, name=name)
 
 
 def _in_scope(query, scope, scoped):
@@ -128,7 +128,7 @@ def find_namespace(slug, scope):
 
 def create_project(namespace, slug, name, description):
     """P1 query 2: insert the project."""
-    return Project.create(namespace=namespace.id, slug=slug, name=name, description=description)
+    return insert(Project, namespace=namespace.id, slug=slug, name=name, description=description)
 
 
 def _projects_page(*args, after):
@@ -285,12 +285,14 @@ def soft_delete_dataset(project, name, by):
 
 def _detach_collections(namespace_id, dataset_id, updated_at, by):
     return (Collection.update(dataset=None, former_dataset_id=dataset_id, updated_at=updated_at, updated_by=by)
-            .where(Collection.namespace == namespace_id, Collection.dataset == dataset_id))
+            .where(Collection.namespace == namespace_id, Collection.dataset == dataset_id, live(Collection)))
 
 
 def detach_collections(project, dataset_id, by):
     """D5 query 4: the deleted dataset's collections become standalone (members untouched),
-    remembering it: a restore of the dataset takes them back (service/trash.py)."""
+    remembering it: a restore of the dataset takes them back (service/trash.py). Only live
+    collections are in a dataset (C6 takes a deleted one out of it): saying so lets the
+    database read the index of live collections by dataset instead of every collection."""
     return execute(_detach_collections, project.namespace_id, dataset_id, utcnow(), by)
 
 
@@ -299,9 +301,9 @@ def detach_collections(project, dataset_id, by):
 def create_collection(project, by, name, dataset, member_count):
     """C1 query 4: insert the collection, created by `by` (its members follow, in add_members,
     as its change 1)."""
-    return Collection.create(namespace=project.namespace_id, project=project.id, name=name,
-                             dataset=dataset.id if dataset else None, created_by=by, updated_by=by,
-                             member_count=member_count, member_seq=member_count, change_seq=1 if member_count else 0)
+    return insert(Collection, namespace=project.namespace_id, project=project.id, name=name,
+                  dataset=dataset.id if dataset else None, created_by=by, updated_by=by, member_count=member_count,
+                  member_seq=member_count, change_seq=1 if member_count else 0)
 
 
 def _collections_page(namespace_id, project_id, *args, standalone, after):
