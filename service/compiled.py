@@ -26,6 +26,7 @@ from .models import MODELS, JSONField
 
 enabled = True
 _COMPILED = {}
+_ROW_TYPES = {}  # by SQL text
 # The columns that SQLite hands over as text: timestamps, and JSON.
 _CONVERTERS = {field.column_name: field.python_value for model in MODELS for field in model._meta.sorted_fields
                if isinstance(field, (DateTimeField, JSONField))}
@@ -68,10 +69,12 @@ def rows(build, *args, **shape):
     row.created_at, ...), with the values its fields would give."""
     sql, params = _compiled(build, args, shape) if enabled else build(*args, **shape).sql()
     cursor = db.execute_sql(sql, params)
-    row_type = _row_type(tuple(column[0] for column in cursor.description))
+    row_type = _ROW_TYPES.get(sql)  # one SQL text, one set of columns
+    if row_type is None:
+        row_type = _ROW_TYPES[sql] = _row_type(tuple(column[0] for column in cursor.description))
     fetched = cursor.fetchall()
     if is_postgres():  # psycopg2 already gives datetimes and decoded jsonb
-        return [row_type._make(row) for row in fetched]
+        return list(map(row_type._make, fetched))
     converters = [_CONVERTERS.get(name) for name in row_type._fields]
     return [row_type._make([c(v) if c else v for c, v in zip(converters, row, strict=True)]) for row in fetched]
 
@@ -117,16 +120,26 @@ def _insert(*values, model, names):
     return model.insert(assignments(model, names, values))
 
 
+@lru_cache(maxsize=64)
+def _insert_layout(model, given_names):
+    """(the fields an insert of `given_names` writes, in the model's order, with the defaults
+    of those not given; its row type)."""
+    fields = [field for field in model._meta.sorted_fields
+              if field.name in given_names or field in model._meta.defaults]
+    defaults = [(field.name, model._meta.defaults[field]) for field in fields if field.name not in given_names]
+    return tuple(fields), tuple(defaults), _row_type(tuple(field.column_name for field in fields))
+
+
 def insert(model, **values):
     """Insert one row of `model`, as Model.create does (the fields' defaults fill what is not
     given), its SQL written once per set of fields; returns the row as a read gives it (a named
     tuple of its columns)."""
-    for field, default in model._meta.defaults.items():
-        if field.name not in values:
-            values[field.name] = default() if callable(default) else default
-    fields = [field for field in model._meta.sorted_fields if field.name in values]
-    names, stored = assigned(model, {field.name: values[field.name] for field in fields})
+    fields, defaults, row_type = _insert_layout(model, tuple(values))
+    for name, default in defaults:
+        values[name] = default() if callable(default) else default
+    names = tuple(field.name for field in fields)
+    stored = [field.db_value(values[field.name]) for field in fields]
     sql, params = _compiled(_insert, stored, {"model": model, "names": names}) if enabled \
         else _insert(*stored, model=model, names=names).sql()
     db.execute_sql(sql, params)
-    return _row_type(tuple(field.column_name for field in fields))._make(values[name] for name in names)
+    return row_type._make(values[name] for name in names)
