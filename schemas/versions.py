@@ -3,7 +3,7 @@ import re
 
 from marshmallow import Schema, ValidationError, fields
 
-from .common import Description, PageSchema, RequestSchema, Timestamp
+from .common import Description, PageSchema, RequestSchema, Timestamp, timestamp
 from .datasets import DatasetDetail
 
 # A version number as written in a path: 1 to 999,999,999 in ASCII digits, no leading zero.
@@ -86,6 +86,13 @@ class VersionDiff(Schema):
     to = fields.Raw(required=True, metadata={"oneOf": [{"type": "integer"}, {"type": "string", "enum": ["current"]}]})
     dataset = fields.Dict(keys=fields.String(), values=fields.Nested(FieldChange), required=True)
     collections = fields.Nested(CollectionChanges, required=True)
+
+
+def dump_version(row):
+    """version_schema.dump(row), written out (tests/test_serialisation.py holds them equal)."""
+    return {"number": row.number, "datasetId": row.dataset_id, "note": row.note, "createdAt": timestamp(row.created_at),
+            "createdBy": row.created_by, "updatedBy": row.created_by, "collectionCount": row.collection_count,
+            "memberCount": row.member_count}
 
 
 version_create_schema = VersionCreate()

@@ -19,7 +19,8 @@ from schemas.datasets import (
 )
 from schemas.namespaces import dump_namespace, namespace_schema
 from schemas.projects import dump_project, project_schema
-from service import data
+from schemas.versions import dump_version, version_schema
+from service import data, versions
 from service.db import db
 from tests.support.api import COLLECTIONS, DATASETS
 
@@ -82,6 +83,16 @@ def test_namespaces_projects_and_datasets_dump_as_the_marshmallow_schemas_do(app
         for name in datasets:
             row = data.find_dataset(_project(), name)
             assert dump_dataset(row) == dataset_schema.dump(row)
+
+
+def test_versions_dump_as_the_marshmallow_schema_does(app, api, datasets):
+    for note in ("first", None):
+        assert api.post(f"{DATASETS}/full/versions", json={} if note is None else {"note": note}).status_code == 201
+    with app.app_context(), db.connection_context():
+        rows, total, _, found = versions.list_versions(_project(), "full", PAGE)
+    assert found and total == len(rows) == 2
+    for row in rows:
+        assert dump_version(row) == version_schema.dump(row)
 
 
 def test_detail_dumps_as_the_marshmallow_schema_does(app, datasets):

@@ -9,6 +9,7 @@ from schemas.datasets import dump_detail
 from schemas.versions import (
     VersionPage,
     diff_args_schema,
+    dump_version,
     version_create_schema,
     version_detail_schema,
     version_diff_schema,
@@ -41,7 +42,7 @@ def create_version(slug, project_slug, name):
         version_id = new_id()
         versions.record_version_collections(dataset, version_id)  # 4
         version = versions.create_version(dataset, version_id, body.get("note"), auth.subject())  # 5
-    return version_schema.dump(version), 201
+    return dump_version(version), 201
 
 
 @bp.get("")
@@ -54,7 +55,7 @@ def list_versions(slug, project_slug, name):
     rows, total, after, found = versions.list_versions(project, name, window)  # 3
     if not found:
         raise not_found(f"dataset '{name}'")
-    return list_response("versions", version_schema.dump(rows, many=True), args, total, key, after)
+    return list_response("versions", [dump_version(row) for row in rows], args, total, key, after)
 
 
 def _frozen(version):
@@ -76,7 +77,7 @@ def get_version(slug, project_slug, name, number):
         raise not_found(f"version {number} of dataset '{name}'")
     tag = etags.of_version(version)
     return etags.not_modified(tag) or etags.tagged(
-        {**version_schema.dump(version),
+        {**dump_version(version),
          "dataset": dump_detail(_frozen(version), versions.find_version_collections(version))}, tag)  # 4
 
 
