@@ -33,7 +33,7 @@ from .models import (
 log = logging.getLogger(__name__)
 
 # Bumped by every schema change; STEPS below hold the steps.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 _SCHEMA_LOCK_KEY = 0x7265_6769_7374  # "regist": one advisory lock for schema work
 
 # Project.dataset_count follows the live datasets of the project: +1 when one is created or
@@ -206,8 +206,15 @@ def _v7_node_lookup():
     Member._schema.create_indexes(safe=True)  # the new one (the others exist)
 
 
+def _v8_collections_by_dataset():
+    """An index of collections by dataset, for the foreign key's check when T4 or purge-trash
+    deletes a dataset row (it read every collection). Built in the upgrade's transaction, as
+    version 7's."""
+    Collection._schema.create_indexes(safe=True)  # the new one (the others exist)
+
+
 STEPS = {2: _v2_project_dataset_count, 3: _v3_names_in_nfc, 4: _v4_membership_history, 5: _v5_idempotency_keys,
-         6: _v6_trash_and_who, 7: _v7_node_lookup}
+         6: _v6_trash_and_who, 7: _v7_node_lookup, 8: _v8_collections_by_dataset}
 
 
 def upgrade(current):

@@ -229,6 +229,9 @@ Collection.add_index(Collection.namespace, Collection.project, Collection.delete
                      name="collection_trash")
 Collection.add_index(Collection.former_dataset_id, where=Collection.former_dataset_id.is_null(False),
                      name="collection_former_dataset")
+# The collections of a dataset, live or not: what PostgreSQL reads to check the foreign key when
+# a dataset row is deleted (T4, purge-trash); without it, the whole table (schema version 8).
+Collection.add_index(Collection.dataset, where=Collection.dataset.is_null(False), name="collection_dataset")
 # Current members: in the order of first addition, and each node at most once.
 Member.add_index(Member.collection, Member.position, where=Member.removed_seq.is_null(),
                  name="member_current_position")
