@@ -64,9 +64,10 @@ def _observability(app):
     @app.after_request
     def headers(response):
         response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
-        if app.config["SERVER_TIMING"] and "db_queries" in g:
+        counted = db.roundtrips()
+        if app.config["SERVER_TIMING"] and counted is not None:
             response.headers["Server-Timing"] = (
-                f'db;dur={g.db_seconds * 1000:.2f};desc="{g.db_queries} queries"')
+                f'db;dur={counted.seconds * 1000:.2f};desc="{counted.queries} queries"')
         return response
 
 

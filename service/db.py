@@ -3,10 +3,11 @@ and their upgrades live in service/migrations.py, which imports this module."""
 import threading
 import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from urllib.parse import urlparse
 
 import psycopg2
-from flask import g, has_request_context
+from flask import g
 from peewee import DatabaseProxy, SqliteDatabase
 from playhouse.db_url import parse
 from playhouse.pool import PooledPostgresqlDatabase
@@ -101,12 +102,39 @@ def is_postgres():
 _TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
 
 
+class Roundtrips:
+    """The statements a request has sent, and their time (Server-Timing, metrics)."""
+    __slots__ = ("queries", "seconds")
+
+    def __init__(self):
+        self.queries, self.seconds = 0, 0.0
+
+
+# The counter of the request being served (set by the hook that starts it; one context per
+# thread or greenlet): the query hook reaches it without Flask's context-local lookups.
+_counting = ContextVar("roundtrips", default=None)
+
+
+def roundtrips():
+    """The request's Roundtrips, or None outside a request's counting."""
+    return _counting.get()
+
+
+def count_roundtrips():
+    """Count the statements sent from now on, in this context (the request's); returns the
+    counter."""
+    counter = Roundtrips()
+    _counting.set(counter)
+    return counter
+
+
 def _count_roundtrip(event):
-    """query hook: every statement sent while serving a request is counted in `g`, but
-    transaction control (peewee passes savepoints through here; BEGIN and COMMIT it does not)."""
-    if has_request_context() and "db_queries" in g and not event.sql.startswith(_TRANSACTION_CONTROL):
-        g.db_queries += 1
-        g.db_seconds += event.duration
+    """query hook: every statement sent while serving a request is counted, but transaction
+    control (peewee passes savepoints through here; BEGIN and COMMIT it does not)."""
+    counter = _counting.get()
+    if counter is not None and not event.sql.startswith(_TRANSACTION_CONTROL):
+        counter.queries += 1
+        counter.seconds += event.duration
 
 
 def init_app(app):
@@ -116,8 +144,11 @@ def init_app(app):
 
     @app.before_request
     def start_counting():
-        g.db_queries = 0
-        g.db_seconds = 0.0
+        count_roundtrips()
+
+    @app.teardown_request
+    def stop_counting(exc):
+        _counting.set(None)
 
     @app.teardown_request
     def release_connection(exc):
@@ -180,9 +211,8 @@ def _fetched(cursor, rows, batch):
 @contextmanager
 def uncounted():
     """Statements that are not part of serving the request (schema work)."""
-    saved = g.pop("db_queries", None) if has_request_context() else None
+    token = _counting.set(None)
     try:
         yield
     finally:
-        if saved is not None:
-            g.db_queries = saved
+        _counting.reset(token)

@@ -23,6 +23,7 @@ import time
 from flask import g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, make_wsgi_app, multiprocess
 
+from . import db
 from .contract import operation_of
 from .logs import request_id_for
 
@@ -72,7 +73,8 @@ def init_app(app):
         child(requests, endpoint, method if method in METHODS else "other", str(response.status_code)).inc()
         if "metrics_started" in g:
             child(duration, endpoint).observe(time.perf_counter() - g.metrics_started)
-        child(roundtrips, endpoint).observe(g.get("db_queries", 0))
+        counted = db.roundtrips()
+        child(roundtrips, endpoint).observe(counted.queries if counted else 0)
         if response.status_code == 503:  # the service's only 503 (service/errors.py)
             child(unavailable, endpoint).inc()
         return response
