@@ -1,4 +1,4 @@
-"""Reads through SQL that peewee writes once per query shape.
+"""Reads and writes through SQL that peewee writes once per query shape.
 
 peewee writes a query's SQL anew on every call; for the small reads that every request makes
 (the namespace, the project, a page of a list) writing the SQL costs more than PostgreSQL
@@ -9,12 +9,13 @@ shape is written once per kind of database, with stand-ins for the values, and e
 puts its own values in their places. A list of values of any length travels as one
 parameter (`array`, read with `in_array`), so its length never changes the shape.
 
-Writes go the same way: `insert` of a model's row, and `rows`/`execute` of an UPDATE whose
-new values are `given` (passed to the database as they are: the caller converts them first,
-with the field's `db_value`, as `insert` does).
+Writes go the same way: `insert` of a model's row, and `rows`, `first` or `execute` of any
+other statement (UPDATE, DELETE, INSERT … SELECT). Values that a field would convert (JSON)
+are converted by the caller (`assigned`: each field's `db_value`) and put in as they are
+(`given`, `assignments`).
 
-bench/results.md ("Compiled reads") has what this buys; `SQL_CACHE=false` turns it off (each
-read then has peewee write its SQL, and runs it the same way), to measure it again."""
+bench/results.md ("Compiled SQL") has what this buys; `SQL_CACHE=false` turns it off (each
+statement then has peewee write its SQL, and runs it the same way), to measure it again."""
 import json
 from collections import namedtuple
 from functools import lru_cache
