@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 import urllib.request
+from collections import namedtuple
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,19 +42,24 @@ ROOT = BENCH.parent
 BIN = Path(sys.executable).parent
 
 NS = "/namespaces/bench/projects"
+# pool: the rows of each pool that a write consuming one per request takes (seed.sql's project
+# `pools`: D5, C4, C6); trash_pool, the same for the trash's writes (seed_v2.sql: T2, T3, T4). A run
+# of 1,500 writes/s takes about 40,000 of a pool (2 sides × (1 s warm-up + rounds × 2 runs ×
+# seconds)), a quick run less than 10,000.
 SIZES = {"full": dict(small=10_000, large=1_000_000, collections=20, big_members=5_000, small_members=50,
-                      versioned_members=50_000, million_members=1_000_000, half_members=500_000),
+                      versioned_members=50_000, million_members=1_000_000, half_members=500_000, pool=100_000,
+                      trash_pool=100_000),
          "quick": dict(small=1_000, large=20_000, collections=20, big_members=500, small_members=50,
-                       versioned_members=500, million_members=20_000, half_members=10_000)}
+                       versioned_members=500, million_members=20_000, half_members=10_000, pool=20_000,
+                       trash_pool=20_000)}
 
-# name, what it is, wrk kind, path. The order is the order of the results table.
+# name, what it is, wrk kind, path. The order is the order of the results table: the reads, then
+# the writes. A name starts with its endpoint (contract §5), which sets its target (TARGETS).
 SCENARIOS = [
-    ("D3-100k", "D3: dataset with 20 collections × 5,000 members (100,000), 10k project", "get",
-     f"{NS}/small/datasets/dataset-0000002"),
-    ("D3-1k", "D3: dataset with 20 collections × 50 members (1,000), 10k project", "get",
-     f"{NS}/small/datasets/dataset-0000001"),
-    ("D3-1k-1M", "D3: dataset with 20 collections × 50 members (1,000), 1M project", "get",
-     f"{NS}/large/datasets/dataset-0000001"),
+    ("N2", "N2: first page (50) of the namespaces (50; a token for every namespace)", "get", "/namespaces"),
+    ("N3", "N3: namespace `bench`", "get", "/namespaces/bench"),
+    ("P2", "P2: first page (50) of the projects of `bench`", "get", "/namespaces/bench/projects"),
+    ("P3", "P3: project `small`", "get", f"{NS}/small"),
     ("D2-10k", "D2: first page (50), 10k project", "get", f"{NS}/small/datasets"),
     ("D2-1M", "D2: first page (50), 1M project", "get", f"{NS}/large/datasets"),
     ("D2-1M-p1000", "D2: page 1,000 (50), 1M project", "get", f"{NS}/large/datasets?page=1000"),
@@ -62,16 +68,79 @@ SCENARIOS = [
     # {d2_cursor} and {m1_cursor}: cursors the service makes in the run's setup (make_cursors)
     ("D2-1M-cursor", "D2: the page after a cursor at depth 999,950 (50), 1M project", "get",
      f"{NS}/large/datasets?cursor={{d2_cursor}}"),
+    ("D3-100k", "D3: dataset with 20 collections × 5,000 members (100,000), 10k project", "get",
+     f"{NS}/small/datasets/dataset-0000002"),
+    ("D3-1k", "D3: dataset with 20 collections × 50 members (1,000), 10k project", "get",
+     f"{NS}/small/datasets/dataset-0000001"),
+    ("D3-1k-1M", "D3: dataset with 20 collections × 50 members (1,000), 1M project", "get",
+     f"{NS}/large/datasets/dataset-0000001"),
+    ("C2-small", "C2: first page of the collections of `small` (40, of 2 datasets)", "get", f"{NS}/small/collections"),
+    ("C2-dataset", "C2: the collections of dataset-0000001 of `small` (20)", "get",
+     f"{NS}/small/collections?dataset=dataset-0000001"),
+    ("C3", "C3: collection `split-01` of `small` with its 50 members", "get", f"{NS}/small/collections/split-01"),
     ("M1-first", "M1: first page (1,000) of collection `million` (1,000,000 members)", "get",
      f"{NS}/big/collections/million/members"),
     ("M1-deep", "M1: the page after a cursor at depth 990,000 (1,000), collection `million`", "get",
      f"{NS}/big/collections/million/members?cursor={{m1_cursor}}"),
+    ("T1", "T1: first page (50) of the trash of `trashed` (1,000 datasets and 1,000 collections)", "get",
+     f"{NS}/trashed/trash"),
+    ("R1", "R1: the collections holding a node (5 live, 1 deleted)", "get",
+     f"{NS}/nodes/nodes/scene-0001/frame-000500/collections"),
     ("D1", "D1: create a dataset (name, description, 2 tags, metadata)", "create", f"{NS}/writes/datasets"),
+    # seq: each request numbered (NUMBERED); {n} in the path, the request's number
+    ("D4", "D4: change the description of dataset `edited` (20 collections)", "seq",
+     f"{NS}/writes/datasets/edited"),
+    ("D5", "D5: delete a dataset (its collection made standalone), another each request", "seq",
+     f"{NS}/pools/datasets/doomed-{{n}}"),
+    ("C4", "C4: rename a collection, another each request", "seq", f"{NS}/pools/collections/rename-{{n}}"),
     ("C5", "C5: add 1,000 new members to a collection", "members", f"{NS}/writes/collections/inbox/members"),
+    ("C6", "C6: delete a collection of a dataset, another each request", "seq",
+     f"{NS}/pools/collections/doomed-{{n}}"),
+    ("C1", "C1: create a standalone collection of 100 members, a new name each request", "seq",
+     f"{NS}/made/collections"),
+    ("T2", "T2: restore a dataset of the trash (its collection taken back), another each request", "seq",
+     f"{NS}/restore/trash/datasets/trd-{{n}}/restore"),
+    ("T3", "T3: restore a collection of the trash into its dataset, another each request", "seq",
+     f"{NS}/restore/trash/collections/trc-{{n}}/restore"),
+    ("T4-dataset", "T4: purge a dataset of the trash, another each request", "seq",
+     f"{NS}/purge/trash/datasets/tpd-{{n}}"),
+    ("T4-collection", "T4: purge a collection of the trash (5 members), another each request", "seq",
+     f"{NS}/purge/trash/collections/tpc-{{n}}"),
 ]
-# D2 and D3 must reach this service/floor throughput ratio; D1 and C5 have no target.
-REQUIRED = {"D3-100k", "D3-1k", "D3-1k-1M", "D2-10k", "D2-1M", "D2-1M-p1000", "D2-1M-tag", "D2-1M-cursor"}
-MIN_RATIO = 0.7
+# The scenarios of kind `seq` (load.lua): requests numbered n = 1, 2, … across all the wrk runs of
+# a run (warm-ups, both sides) and check_same_work, never one number twice between a seeding or a
+# reset and the next (NEXT_NUMBER). Per scenario: its method; its body, a template (None: no body);
+# and `pool`, the key of SIZES that says how many rows its pool holds, numbered from 1 (None: its
+# requests consume nothing). In the path and the body, {n} is the request's number and {run} the
+# tag of the wrk run. A request past its pool finds no row: a 404, which stops the run (wrk()).
+Numbered = namedtuple("Numbered", "method body pool")
+NUMBERED = {
+    "D4": Numbered("PATCH", '{"description":"Edited by the benchmark: request {n} of run {run}"}', None),
+    "D5": Numbered("DELETE", None, "pool"),
+    "C4": Numbered("PATCH", '{"name":"renamed-{n}"}', "pool"),
+    "C6": Numbered("DELETE", None, "pool"),
+    "C1": Numbered("POST", '{"name":"made-{n}","members":[' + ",".join(f'"made-{{n}}-{i:03d}"' for i in range(100))
+                   + "]}", None),
+    "T2": Numbered("POST", "{}", "trash_pool"),
+    "T3": Numbered("POST", "{}", "trash_pool"),
+    "T4-dataset": Numbered("DELETE", None, "trash_pool"),
+    "T4-collection": Numbered("DELETE", None, "trash_pool"),
+}
+# Numbers a wrk run may have taken beyond the requests it counts (its answers, a 404 among them)
+# and those that failed otherwise (its connect, read, write and timeout errors), besides one a
+# connection (the request in flight when it stops): a margin.
+SEQ_MARGIN = 16
+NEXT_NUMBER = {}  # scenario: its first number not used yet since the seeding or the reset
+POOL_SIZES = {}  # scenario: the rows of its pool (filled in main from SIZES)
+# Targets (contract §5, every endpoint beside its floor): the least service/floor throughput of a
+# scenario, by its endpoint (the first part of its name). A read at least READ_TARGET, the large
+# ones included (D3 of 100,000 members, V3 of 1,000,000); a write at least WRITE_TARGET: the service
+# also validates every field of its body with marshmallow (the floor checks with plain Python). An
+# endpoint not named here is reported beside its floor with no target.
+READ_TARGET, WRITE_TARGET = 0.9, 0.85
+TARGETS = {**dict.fromkeys(("N2", "N3", "P2", "P3", "D2", "D3", "C2", "C3", "M1", "V2", "V3", "V4", "T1", "R1", "R2"),
+                           READ_TARGET),
+           **dict.fromkeys(("D1", "D4", "D5", "C1", "C4", "C5", "C6", "V1", "T2", "T3", "T4"), WRITE_TARGET)}
 # D2's first page and D3 may cost at most this many times as much in the 1M project as in the
 # 10k one (time per request, and the page statement's execution time).
 PROJECT_GROWTH_BOUND = 5
@@ -89,13 +158,15 @@ VERSION_CHANGED = 50  # members removed, and as many added, between versions 1 a
 # V1 takes the dataset's row (its next number) and holds it until the version is written: the
 # freezes of one dataset queue, and one connection gives the latency of one freeze.
 VERSION_SCENARIOS = [
-    ("V1", "V1: freeze `versioned` as a new version", "freeze", f"{VERSIONED}/versions", False, 1, 0),
+    ("V1", "V1: freeze `versioned` as a new version", "freeze", f"{VERSIONED}/versions", True, 1, 0),
+    ("V2", "V2: first page (50) of the versions of `versioned` (after V1's)", "get", f"{VERSIONED}/versions", True,
+     None, 0),
     ("V3-v1", "V3: version 1 of `versioned`, every member", "get", f"{VERSIONED}/versions/1", True, 1, 3),
     ("D3-versioned", "D3: `versioned` now (the same number of members)", "get", VERSIONED, True, 1, 3),
     ("V4-1-2", f"V4: version 1 → 2 ({2 * VERSION_CHANGED} members differ)", "get",
-     f"{VERSIONED}/versions/1/diff/2", False, None, 0),
+     f"{VERSIONED}/versions/1/diff/2", True, None, 0),
     ("V4-1-current", f"V4: version 1 → current (the same {2 * VERSION_CHANGED})", "get",
-     f"{VERSIONED}/versions/1/diff/current", False, None, 0),
+     f"{VERSIONED}/versions/1/diff/current", True, None, 0),
 ]
 # V3 of a version may take at most this many times as long as D3 of the same number of members,
 # and V4's statements at most this many milliseconds of database time (Server-Timing `db`).
@@ -141,11 +212,12 @@ BODY_FILES = {}
 # Worker models tried: (label, worker class, workers, threads, pool size).
 MODELS = [("sync ×2", "sync", 2, 1, 1), ("sync ×4", "sync", 4, 1, 1),
           ("gthread 2×4, pool 4", "gthread", 2, 4, 4), ("gthread 2×4, pool 2", "gthread", 2, 4, 2),
+          ("gthread 4×4, pool 4", "gthread", 4, 4, 4), ("gthread 4×2, pool 2", "gthread", 4, 2, 2),
           ("gevent ×2, pool 4", "gevent", 2, 1, 4)]
-MODEL_SCENARIOS = ["D2-10k", "D3-1k", "D3-100k"]
-# The reads measured with the service's compiled-SQL cache (service/compiled.py) and without it
-# (SQL_CACHE=false): what the cache buys.
-SQL_CACHE_SCENARIOS = ["D2-10k", "D2-1M-tag", "D3-1k"]
+MODEL_SCENARIOS = ["N3", "D2-10k", "D3-1k", "D3-100k", "D1"]
+# The scenarios measured with the service's compiled-SQL cache (service/compiled.py) and without
+# it (SQL_CACHE=false): what the cache buys, to reads and writes.
+SQL_CACHE_SCENARIOS = ["D2-10k", "D2-1M-tag", "D3-1k", "D1", "D4"]
 
 
 def log(message):
@@ -172,13 +244,18 @@ def seeded(admin_url, name, sizes):
             versioned = cur.fetchone()
             cur.execute("SELECT member_seq FROM collection WHERE id = ANY(%s) ORDER BY id", (list(BIG_SEEDED),))
             big = [row[0] for row in cur.fetchall()]
+            cur.execute("SELECT (SELECT count(*) FROM dataset WHERE project_id = 'p-pools'), (SELECT count(*) FROM "
+                        "collection WHERE project_id = 'p-pools'), (SELECT count(*) FROM namespace WHERE id LIKE "
+                        "'ns-team-%%'), (SELECT count(*) FROM dataset WHERE id = 'dw-edited')")
+            around = cur.fetchone()
     except psycopg2.Error:  # not migrated, or not seeded
         return False
     finally:
         conn.close()
     return (schema == SCHEMA_VERSION and counts.get("small") == sizes["small"] and counts.get("large") == sizes["large"]
             and versioned == (sizes["collections"], sizes["versioned_members"])
-            and big == [sizes["half_members"], sizes["half_members"], sizes["million_members"]])
+            and big == [sizes["half_members"], sizes["half_members"], sizes["million_members"]]
+            and around == (sizes["pool"] + 1, 3 * sizes["pool"], 49, 1))
 
 
 def seed_database(admin_url, name, sizes, env):
@@ -189,7 +266,10 @@ def seed_database(admin_url, name, sizes, env):
     started = time.monotonic()
     with conn, conn.cursor() as cur:
         cur.execute((BENCH / "seed.sql").read_text(), sizes)
+    conn.close()
+    seed_v2(env["DATABASE_URL"], sizes)
     seconds = time.monotonic() - started
+    conn = psycopg2.connect(env["DATABASE_URL"])
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
@@ -197,22 +277,70 @@ def seed_database(admin_url, name, sizes, env):
     return seconds
 
 
+def seed_v2(url, sizes):
+    """bench/seed_v2.sql, when there is one: the rows of the v2 endpoints' scenarios, after
+    seed.sql and again on every --reuse-db (it deletes its own rows first), with seed.sql's
+    parameters (a literal % in it is written %%). Whether it ran."""
+    path = BENCH / "seed_v2.sql"
+    if not path.exists():
+        return False
+    conn = psycopg2.connect(url)
+    with conn, conn.cursor() as cur:
+        cur.execute(path.read_text(), sizes)
+    conn.close()
+    return True
+
+
 def reset_writes(url):
-    """Take project `writes` back to its seeded state (no datasets, an empty `inbox`): D1 and
-    C5 of an earlier run added to it, and a collection grown by a million members changes
-    the planner's estimates for every other collection."""
+    """Take project `writes` back to its seeded state (dataset `edited` as seeded, no other
+    datasets, an empty `inbox`): D1, D4 and C5 of an earlier run changed it, and a collection
+    grown by a million members changes the planner's estimates for every other collection."""
     conn = psycopg2.connect(url)
     with conn, conn.cursor() as cur:
         cur.execute("DELETE FROM member WHERE collection_id IN "
                     "(SELECT id FROM collection WHERE project_id = 'p-writes')")
         cur.execute("UPDATE collection SET member_count = 0, member_seq = 0, change_seq = 0 "
                     "WHERE project_id = 'p-writes'")
-        cur.execute("DELETE FROM dataset WHERE project_id = 'p-writes'")
-        cur.execute("UPDATE project SET dataset_count = 0 WHERE id = 'p-writes'")
+        cur.execute("DELETE FROM dataset WHERE project_id = 'p-writes' AND id <> 'dw-edited'")
+        cur.execute("UPDATE dataset SET name = 'edited', description = 'Edited by the benchmark', "
+                    "tags = '[\"kind-1\",\"site-1\"]', metadata = '{\"source\":\"bench\"}', updated_at = created_at, "
+                    "updated_by = NULL, deleted_at = NULL, deleted_by = NULL WHERE id = 'dw-edited'")
+        cur.execute("UPDATE project SET dataset_count = 1 WHERE id = 'p-writes'")
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute("VACUUM ANALYZE member, dataset, collection, project")
     conn.close()
+
+
+def reset_pools(url):
+    """Take project `pools` back to its seeded rows (seed.sql): the datasets D5 deleted live again,
+    with their collections back in them; the collections C6 deleted live again, back in `holder`;
+    those C4 renamed named as seeded. A row a write changed has its deleted_at or its updated_at
+    set; its name and its dataset follow from its id. The count triggers are off meanwhile (one
+    update of the project's row per dataset otherwise): the count is set from the rows."""
+    conn = psycopg2.connect(url)
+    changed = "project_id = 'p-pools' AND (deleted_at IS NOT NULL OR updated_at <> created_at)"
+    with conn, conn.cursor() as cur:
+        cur.execute("SET LOCAL session_replication_role = replica")
+        cur.execute("UPDATE dataset SET deleted_at = NULL, deleted_by = NULL, updated_at = created_at, "
+                    "updated_by = NULL, name = CASE id WHEN 'dp-holder' THEN 'holder' "
+                    f"ELSE 'doomed-' || substr(id, 4) END WHERE {changed}")
+        datasets = cur.rowcount
+        cur.execute("UPDATE collection SET deleted_at = NULL, deleted_by = NULL, updated_at = created_at, "
+                    "updated_by = NULL, former_dataset_id = NULL, former_dataset_name = NULL, "
+                    "dataset_id = CASE WHEN id LIKE 'c-dp-%' THEN 'dp-' || substr(id, 6) "
+                    "WHEN id LIKE 'c-dc-%' THEN 'dp-holder' END, "
+                    "name = CASE WHEN id LIKE 'c-dp-%' THEN 'part-' WHEN id LIKE 'c-dc-%' THEN 'doomed-' "
+                    f"ELSE 'rename-' END || substr(id, 6) WHERE {changed}")
+        collections = cur.rowcount
+        cur.execute("UPDATE project SET dataset_count = (SELECT count(*) FROM dataset WHERE project_id = 'p-pools' "
+                    "AND deleted_at IS NULL) WHERE id = 'p-pools'")
+    if datasets or collections:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("VACUUM ANALYZE dataset, collection, project")
+    conn.close()
+    return datasets, collections
 
 
 def reset_versions(url, sizes):
@@ -285,14 +413,43 @@ def gunicorn_server(target, model, env, log_dir, phase):
                       app="bench.floor:app" if target == "floor" else "wsgi:app", start_timeout=60)
 
 
+def take_numbers(name, count):
+    """The first of `count` numbers of scenario `name` (kind `seq`) that no request has used since
+    the pools were seeded or reset; the next ones are after them."""
+    first = NEXT_NUMBER.get(name, 1)
+    NEXT_NUMBER[name] = first + count
+    return first
+
+
+def numbered(text, n, run):
+    """A path or body template of a `seq` scenario for request number `n` of run `run`."""
+    return text.replace("{n}", str(n)).replace("{run}", run)
+
+
 def wrk(server, scenario, token, run, seconds, connections):
     name, _, kind, path = scenario[:4]
-    extra = ["file", path, run, BODY_FILES[kind]] if kind in BODY_FILES else [kind, path, run]
+    if kind == "seq":
+        spec, start, pool = NUMBERED[name], NEXT_NUMBER.get(name, 1), POOL_SIZES.get(name)
+        if pool is not None and start > pool:
+            raise RuntimeError(f"{name}: its pool of {pool:,} rows is used up (the next number is {start:,}): seed "
+                               "more (SIZES, `pool`) or measure less")
+        extra = ["seq", path, run, spec.method, str(start), *([BODY_FILES[name]] if spec.body else [])]
+    else:
+        extra = ["file", path, run, BODY_FILES[kind]] if kind in BODY_FILES else [kind, path, run]
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "60s", "--latency",
                           "-s", str(BENCH / "load.lua"), server.url, "--", token, *extra],
                          capture_output=True, text=True, check=True, timeout=seconds + 120)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     errors = sum(result["errors"].values())
+    if kind == "seq":  # the numbers this run may have used, none of them used again
+        # its requests (its answers, a 404 among them) and those that failed otherwise
+        used = result["requests"] + errors - result["errors"]["status"]
+        take_numbers(name, used + connections + SEQ_MARGIN)
+        last = start + used - 1
+        if errors and pool is not None and last > pool:
+            raise RuntimeError(f"{name} on {server.url}: its pool of {pool:,} rows ran out (requests numbered "
+                               f"{start:,} to {last:,}): seed more (SIZES, `pool`) or measure less; "
+                               f"{result['errors']} errors")
     if errors:
         raise RuntimeError(f"{name} on {server.url}: {result['errors']} errors\n{out.stdout}")
     result["rps"] = result["requests"] / result["seconds"]
@@ -377,6 +534,16 @@ def request_body(kind, tag):
     if kind == "freeze":
         return {}
     return BODIES.get(kind)
+
+
+def check_request(name, kind, path, tag):
+    """(method, path, body) of one request of a scenario in check_same_work; `tag` keeps the names
+    of each side apart. A `seq` scenario's takes the next number of its pool."""
+    if kind == "seq":
+        spec, n = NUMBERED[name], take_numbers(name, 1)
+        return spec.method, numbered(path, n, tag), spec.body and json.loads(numbered(spec.body, n, tag))
+    body = request_body(kind, tag)
+    return "GET" if body is None else "POST", path, body
 
 
 class InProcess:
@@ -543,9 +710,10 @@ def check_same_work(service, names=None):
     database's query hook) and once on the floor: the same SQL text in the same order, the
     same response bytes (the same keys for the writes, whose IDs and times differ). C5's
     removal is checked too (the 1,000 members its addition added, removed), and the versions
-    scenarios that have no floor, and R2, run on the service alone. `names`: only these (and C5's
+    scenarios that have no floor, and R2, run on the service alone. A `seq` scenario's request
+    takes the next number of its pool on each side (check_request). `names`: only these (and C5's
     removal with C5), for a run of --only. Returns {scenario: (queries per request, response
-    bytes, [(sql, params)])}."""
+    bytes, [(sql, params)], seconds the service took in process)}."""
     from werkzeug.test import Client
 
     from bench import floor
@@ -556,33 +724,34 @@ def check_same_work(service, names=None):
     checks += [("C5-remove", "C5: remove 1,000 members", "unmembers", next(s[3] for s in SCENARIOS if s[0] == "C5"),
                 True)]
     checks += [scenario[:5] for scenario in VERSION_SCENARIOS]
-    checks += [(*R2, False)]
+    checks += [(*R2, True)]
     work = {}
     for name, _, kind, path, floored in checks:
         if names is not None and name not in names and not (name == "C5-remove" and "C5" in names):
             continue
-        body = request_body(kind, f"s{run}")
+        method, service_path, body = check_request(name, kind, path, f"s{run}")
         service.captured.clear()
-        got = service.client.open(path, method="GET" if body is None else "POST", json=body, headers=service.headers)
+        started = time.perf_counter()
+        got = service.client.open(service_path, method=method, json=body, headers=service.headers)
+        took = time.perf_counter() - started
         service_sql = list(service.captured)
         assert got.status_code < 300, (name, got.status_code, got.data[:500])
         queries = int(re.search(r'desc="(\d+) queries"', got.headers["Server-Timing"]).group(1))
         counted = [sql for sql, _ in service_sql if not sql.startswith(TRANSACTION_CONTROL)]
         assert queries == len(counted), (name, queries, len(counted))
-        work[name] = (queries, len(got.data), service_sql)
+        work[name] = (queries, len(got.data), service_sql, took)
         if not floored:
             continue
         floor.trace = []
-        body = request_body(kind, f"f{run}")
-        expected = floor_client.open(path, method="GET" if body is None else "POST", json=body,
-                                     headers=service.headers)
+        method, floor_path, body = check_request(name, kind, path, f"f{run}")
+        expected = floor_client.open(floor_path, method=method, json=body, headers=service.headers)
         floor_sql, floor.trace = floor.trace, None
         assert got.status_code == expected.status_code, (name, got.status_code, expected.status_code)
         if [sql for sql, _ in service_sql] != [sql for sql, _ in floor_sql]:
             raise AssertionError(f"{name}: the floor's statements differ from the service's:\n"
                                  + "\n".join(sql for sql, _ in service_sql) + "\n--- floor:\n"
                                  + "\n".join(sql for sql, _ in floor_sql))
-        if kind == "get":
+        if method == "GET":
             assert got.data == expected.data, f"{name}: response bytes differ"
         else:
             assert list(json.loads(got.data)) == list(json.loads(expected.data)), f"{name}: keys differ"
@@ -590,6 +759,147 @@ def check_same_work(service, names=None):
                 assert json.loads(expected.data)["memberCount"] == json.loads(got.data)["memberCount"] - 1000
     service.disconnect()
     return work
+
+
+# -- CPU per request, in process (bench/cost.py) -----------------------------------------------
+
+# The scenarios whose time the cost step profiles by layer (a small D3 and a write).
+PROFILED = ("D3-1k", "D1")
+
+
+def cost_scenarios(work):
+    """Every scenario of the main table, the versions' and R2, in their order: (name, kind, path)."""
+    return [s[:1] + s[2:4] for s in (*SCENARIOS, *VERSION_SCENARIOS, R2) if s[0] in work]
+
+
+def cost_spec(work, token, sides, instructions=False, layers=()):
+    """The requests of each scenario of `work` for bench/cost.py's child, on `sides`: how many
+    each round takes from the time the service took for it in check_same_work (a round of about
+    cost.ROUND_SECONDS); under callgrind, segments of at most cost.SEGMENT_MOST requests, the
+    reads of more than cost.INSTRUCTIONS_MAX_MS left out."""
+    from bench import cost
+
+    run, scenarios = secrets.token_hex(3), []
+    for name, kind, path in cost_scenarios(work):
+        took = work[name][3]
+        if instructions and took * 1000 > cost.INSTRUCTIONS_MAX_MS:
+            continue
+        per_round = max(2, min(200, int(cost.ROUND_SECONDS / took)))
+        if instructions:
+            per_round = min(per_round, cost.SEGMENT_MOST)
+        warm = min(cost.WARM_UP, per_round)
+        profiled = 1000 if name in layers else 0
+        count = warm + per_round * (cost.SEGMENTS if instructions else cost.ROUNDS) + profiled
+        # N3 also on a bare Flask app (bench/cost.py, bare_flask): what Flask alone costs
+        on = (*sides, "flask") if name == "N3" and "floor" in sides else sides
+        scenarios.append({"name": name, "warm": warm, "per_round": per_round, "profiled": profiled, "sides": {
+            side: [check_request(name, kind, path, f"c{side[0]}{run}-{i}") for i in range(count)] for side in on}})
+    return {"token": token, "rounds": cost.ROUNDS, "scenarios": scenarios}
+
+
+def measure_cost(work, token, env, before=None):
+    """CPU time and instructions per request of every scenario, in process, service and floor;
+    the layers of PROFILED; and, with `before` (a revision), its service's, from a worktree."""
+    from bench import cost
+
+    found = {}
+    for label, root, sides in (("now", None, ("service", "floor")), ("before", before, ("service",))):
+        if label == "before" and not before:
+            continue
+        with ExitStack() as stack:
+            if root:
+                root = stack.enter_context(tempfile.TemporaryDirectory(prefix="registry-before-"))
+                subprocess.run(["git", "worktree", "add", "--detach", root, before], cwd=ROOT, check=True,
+                               capture_output=True)
+                stack.callback(subprocess.run, ["git", "worktree", "remove", "--force", root], cwd=ROOT,
+                               capture_output=True)
+            cpu = cost.run_child(cost_spec(work, token, sides, layers=PROFILED), env, root, layers=PROFILED)
+            counted = cost.run_child(cost_spec(work, token, sides, instructions=True), env, root, instructions=True)
+        found[label] = {"cpu_us": {name: {side: statistics.median(v) for side, v in per.items()}
+                                   for name, per in cpu["cpu_us"].items()},
+                        "spread": {name: {side: (min(v), max(v)) for side, v in per.items()}
+                                   for name, per in cpu["cpu_us"].items()},
+                        "layers": cpu["layers"], "instructions": counted["instructions"]}
+    return found
+
+
+def cost_section(ctx):
+    """## CPU per request: the cost step's figures, and where the time of PROFILED goes."""
+    from bench import cost
+
+    found, before_rev = ctx["cost"], ctx.get("cost_before")
+    now, before = found["now"], found.get("before")
+    head = ("| scenario | service µs | floor µs | **floor ÷ service** | rounds: min–max µs (service) | "
+            "service instructions | floor instructions | floor ÷ service |")
+    rule = "|---|---:|---:|---:|---:|---:|---:|---:|"
+    if before:
+        head += f" before ({before_rev}): service µs | before: instructions | instructions now ÷ before |"
+        rule += "---:|---:|---:|"
+    lines = [
+        "## CPU per request, in process",
+        "",
+        "The CPU time and the instructions that one request costs the process serving it, the service and the floor "
+        "each called as a WSGI app in one process with the environ a server hands it (bench/cost.py; no gunicorn, "
+        "no client; PostgreSQL's work is in another process and not counted). CPU time: the median of "
+        f"{cost.ROUNDS} rounds of about {cost.ROUND_SECONDS} s, the sides in turn. Instructions: the same under "
+        f"valgrind's callgrind, the median of {cost.SEGMENTS} segments of at most {cost.SEGMENT_MOST} requests "
+        "(repeatable to about 1 % whatever else the machine runs; reads of more than "
+        f"{cost.INSTRUCTIONS_MAX_MS} ms in process are left out). Read a change of a few percent in the "
+        "instructions, not in the µs. How it is measured: [bench/README.md](README.md#cpu-per-request).",
+        "",
+        head,
+        rule,
+    ]
+    for name, *_ in cost_scenarios(now["cpu_us"]):
+        cpu, spread, counted = now["cpu_us"][name], now["spread"][name], now["instructions"]
+        service_i, floor_i = counted.get(f"{name}/service"), counted.get(f"{name}/floor")
+        row = (f"| {name} | {cpu['service']:,.0f} | {cpu['floor']:,.0f} | **{cpu['floor'] / cpu['service']:.2f}** | "
+               f"{spread['service'][0]:,.0f}–{spread['service'][1]:,.0f} | "
+               + (f"{service_i:,.0f} | {floor_i:,.0f} | {floor_i / service_i:.2f} |" if service_i else "– | – | – |"))
+        if before:
+            was, was_i = before["cpu_us"].get(name, {}).get("service"), before["instructions"].get(f"{name}/service")
+            row += (f" {was:,.0f} |" if was else " – |") + (f" {was_i:,.0f} | {service_i / was_i:.2f} |"
+                                                           if was_i and service_i else " – | – |")
+        lines.append(row)
+    flask, flask_i = now["cpu_us"].get("N3", {}).get("flask"), now["instructions"].get("N3/flask")
+    if flask:
+        service, floor = now["cpu_us"]["N3"]["service"], now["cpu_us"]["N3"]["floor"]
+        lines += ["", f"Flask alone, for scale: an app of one route that answers N3's body from its path (no hook, no "
+                  f"token, no database; `bare_flask` in bench/cost.py) costs **{flask:,.0f} µs**"
+                  + (f" ({flask_i:,.0f} instructions)" if flask_i else "")
+                  + " per request. A service on Flask that did nothing but the floor's work would cost about the "
+                  f"floor's {floor:,.0f} µs and that: "
+                  f"floor ÷ service {floor / (floor + flask):.2f} at best for N3, against {floor / service:.2f} now."]
+    lines.append("")
+    for name in PROFILED:
+        layers = now["layers"].get(name)
+        if not layers:
+            continue
+        was = before and before["layers"].get(name)
+        lines += [
+            f"### Where the time of {name} goes",
+            "",
+            "cProfile over 1,000 requests in process, its time per function given to the layer of the code it "
+            "belongs to (a function of the standard library to the layers that called it). cProfile's clock is the "
+            "wall clock and it slows every Python call, so the figures are larger than the CPU time above and weigh "
+            "layers of many small calls more; the waits for PostgreSQL are a line of their own.",
+            "",
+            "| layer | µs per request | share of the process's time |" + (f" before ({before_rev}): µs | share |"
+                                                                         if was else ""),
+            "|---|---:|---:|" + ("---:|---:|" if was else ""),
+        ]
+        own = sum(v for k, v in layers.items() if k != cost.WAIT)
+        own_before = was and sum(v for k, v in was.items() if k != cost.WAIT)
+        for layer in sorted(set(layers) | set(was or {}), key=lambda k: (k == cost.WAIT, -layers.get(k, 0))):
+            share = "–" if layer == cost.WAIT else f"{layers.get(layer, 0) / own:.0%}"
+            row = f"| {layer} | {layers.get(layer, 0):,.1f} | {share} |"
+            if was:
+                share_before = "–" if layer == cost.WAIT else f"{was.get(layer, 0) / own_before:.0%}"
+                row += f" {was.get(layer, 0):,.1f} | {share_before} |"
+            lines.append(row)
+        total = f"| **the process's own time** | **{own:,.1f}** | |"
+        lines += [total + (f" **{own_before:,.1f}** | |" if was else ""), ""]
+    return lines
 
 
 # -- EXPLAIN ANALYZE ---------------------------------------------------------------------------
@@ -865,21 +1175,49 @@ def versions(url):
     return pg, wrk_version, packages
 
 
+def target(name):
+    """The least service/floor throughput of scenario `name` (TARGETS, by its endpoint), or None."""
+    return TARGETS.get(name.split("-")[0])
+
+
+def held(name, r):
+    """ " (target 0.9 ✔)" for a log line: scenario `name`'s ratio against its target, if it has one."""
+    goal = target(name)
+    if goal is None:
+        return ""
+    return f" (target {goal} {'✔' if r['service']['rps'] / r['floor']['rps'] >= goal else '✘'})"
+
+
 def floor_table(results, scenarios):
     """The lines of a table of `scenarios` ((name, title) each) beside the floor: requests/s,
-    the ratio (✔/✘ against MIN_RATIO where REQUIRED) with its spread over the rounds, p50, p99."""
-    lines = ["| scenario | queries | response bytes | service req/s | floor req/s | **service/floor** | "
+    the ratio (✔/✘ against its target, where it has one) with its spread over the rounds, p50, p99."""
+    lines = ["| scenario | queries | response bytes | service req/s | floor req/s | **service/floor** | target | "
              "rounds: min–max | service p50 / p99 ms | floor p50 / p99 ms |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
     for name, title in scenarios:
         r = results[name]
         sv, fl = r["service"], r["floor"]
-        ratio = sv["rps"] / fl["rps"]
-        mark = (" ✔" if ratio >= MIN_RATIO else " ✘") if name in REQUIRED else ""
+        ratio, goal = sv["rps"] / fl["rps"], target(name)
+        mark = "–" if goal is None else f"{goal} {'✔' if ratio >= goal else '✘'}"
         lines.append(f"| {title} | {r['queries']} | {r['bytes']:,} | {sv['rps']:,.0f} | {fl['rps']:,.0f} | "
-                     f"**{ratio:.2f}**{mark} | {min(r['round_ratios']):.2f}–{max(r['round_ratios']):.2f} | "
+                     f"**{ratio:.2f}** | {mark} | {min(r['round_ratios']):.2f}–{max(r['round_ratios']):.2f} | "
                      f"{ms(sv['p50_ms'])} / {ms(sv['p99_ms'])} | {ms(fl['p50_ms'])} / {ms(fl['p99_ms'])} |")
     return lines
+
+
+def targets_verdict(results, names):
+    """The line under a table beside the floor: which of `names` reach their target, which do not."""
+    aimed = [name for name in names if target(name) is not None]
+    ratios = {name: results[name]["service"]["rps"] / results[name]["floor"]["rps"] for name in aimed}
+    below = [name for name in aimed if ratios[name] < target(name)]
+    free = [name for name in names if target(name) is None]
+    return (f"✔/✘: every read must reach a service/floor throughput of at least {READ_TARGET}, every write at least "
+            f"{WRITE_TARGET} (the service also validates every field of a body with marshmallow, the floor with "
+            "plain Python); "
+            + (f"all {len(aimed)} scenarios here do." if not below else
+               f"{len(aimed) - len(below)} of {len(aimed)} do; not "
+               + ", ".join(f"{name} ({ratios[name]:.3f} < {target(name)})" for name in below) + ".")
+            + (f" No target: {', '.join(free)}." if free else ""))
 
 
 def ms(value):
@@ -961,13 +1299,15 @@ def versions_section(ctx):
             continue
         r = found[name]
         sv, fl = r["service"], r["floor"]
+        goal = target(name)
+        mark = "" if not fl or goal is None else f" {'✔' if sv['rps'] / fl['rps'] >= goal else '✘'} (≥ {goal})"
         floor_cells = (f"{fl['rps']:,.1f} | {ms(fl['p50_ms'])} / {ms(fl['p99_ms'])} | **{sv['rps'] / fl['rps']:.2f}**"
-                       if fl else "– | – | –")
+                       f"{mark}" if fl else "– | – | –")
         lines.append(f"| {title} | {r['queries']} | {r['bytes']:,} | {r['connections']} conn., {r['seconds']} s runs | "
                      f"{sv['rps']:,.1f} | {ms(sv['p50_ms'])} / {ms(sv['p99_ms'])} | {floor_cells} |")
     lines += ["", "Measured as the scenarios beside the floor are (a warm-up, then rounds of service, floor, floor, "
-              "service), with the load of the column; where there is no floor, the service alone, two runs a round.",
-              ""]
+              "service), with the load of the column; where there is no floor, the service alone, two runs a round. "
+              "✔/✘: the target of the scenario's endpoint, as in the first table.", ""]
 
     # V1
     v1 = ctx["one_v1"]
@@ -1145,11 +1485,10 @@ def versions_section(ctx):
     return lines
 
 
-def measure_r2(service, url, token, work, seconds, rounds, tag):
-    """R2 on one connection (wrk, as the scenarios without a floor), the Server-Timing of 30
-    requests one at a time, how many of the IDs a collection holds, and the member rows of the
-    project."""
-    r = measure_alone(service, R2, token, seconds, rounds, 1, tag)
+def measure_r2(service, floor, url, token, work, seconds, rounds, tag):
+    """R2 on one connection beside its floor, the Server-Timing of 30 requests one at a time, how
+    many of the IDs a collection holds, and the member rows of the project."""
+    r = measure(service, floor, R2, token, seconds, rounds, 1, tag)
     r["queries"], r["bytes"] = work[R2[0]][:2]
     r["timing"] = server_timings(service, R2[3], token, 30, BODIES["lookup"])
     status, _, body = service.request("POST", R2[3], BODIES["lookup"], token=token, timeout=60)
@@ -1208,8 +1547,7 @@ def big_section(ctx, command=None):
             "",
             *floor_table(results, own),
         ]
-        lines += ["", f"✔/✘: D2 must reach a service/floor throughput of at least {MIN_RATIO}; M1 has no target "
-                  "there.", ""]
+        lines += ["", targets_verdict(results, [name for name, _ in own]), ""]
     if "depth" in big:
         main_plans = ctx["plans"]
         cases = {"D2": (f"D2, `large` ({sizes['large']:,} datasets), 50 a page",
@@ -1340,14 +1678,15 @@ def big_section(ctx, command=None):
             f"Project `versions`: {r['project_rows']:,} member rows. The {LOOKUP_IDS:,} node IDs are spread over its "
             f"{sizes['collections']} collections; {r['held']:,} are held by a collection now, the others (members "
             "`part-01` lost between versions 1 and 2) by none. One connection (the latency of one request), runs of "
-            f"{ctx['seconds']} s; the database time: Server-Timing, {t['count']} requests one at a time. No target "
-            "is set for it.",
+            f"{ctx['seconds']} s, beside its floor; the database time: Server-Timing, {t['count']} requests one at a "
+            "time.",
             "",
-            "| queries | body bytes | response bytes | req/s | **p50** / p99 ms | database time, median (max) ms | "
-            "statement: EXPLAIN ms, buffers |",
-            "|---:|---:|---:|---:|---:|---:|---:|",
+            "| queries | body bytes | response bytes | req/s | **p50** / p99 ms | floor req/s | service/floor "
+            "| database time, median (max) ms | statement: EXPLAIN ms, buffers |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
             f"| {r['queries']} | {len(json.dumps(BODIES['lookup'])):,} | {r['bytes']:,} | {r['service']['rps']:,.1f} | "
-            f"**{ms(r['service']['p50_ms'])}** / {ms(r['service']['p99_ms'])} | "
+            f"**{ms(r['service']['p50_ms'])}** / {ms(r['service']['p99_ms'])} | {r['floor']['rps']:,.1f} | "
+            f"{r['service']['rps'] / r['floor']['rps']:.2f}{held('R2', r)} | "
             f"{ms(t['db_ms'])} ({ms(t['db_max_ms'])}) | "
             + (f"{ms(plan['execution_ms'])}, {plan['buffers']:,} |" if plan else "– |"),
             "",
@@ -1432,16 +1771,11 @@ def write_report(out, ctx):
         "",
         *floor_table(results, [(name, title) for name, title, _, _ in SCENARIOS]),
     ]
-    below = [name for name, *_ in SCENARIOS if name in REQUIRED
-             and results[name]["service"]["rps"] / results[name]["floor"]["rps"] < MIN_RATIO]
     lines += [
         "",
-        f"✔/✘: D2 and D3 must reach a service/floor throughput of at least {MIN_RATIO}; "
-        + (f"all {len(REQUIRED)} of them do." if not below else
-           f"{len(REQUIRED) - len(below)} of {len(REQUIRED)} do, not {', '.join(below)}.")
-        + " D1 and C5 are writes where the service also validates every field of the body with marshmallow "
-        "(the floor checks with plain Python); they are reported, with no target.",
+        targets_verdict(results, [name for name, *_ in SCENARIOS]),
         "",
+        *(cost_section(ctx) if ctx.get("cost") else []),
         "## How cost grows",
         "",
         "Service time per request (1 / throughput at the fixed load) and p50 latency, small case beside large; "
@@ -1518,10 +1852,10 @@ def write_report(out, ctx):
     cache = ctx["sql_cache"]
     if cache:
         lines += [
-            "## Compiled reads (`SQL_CACHE`)",
+            "## Compiled SQL (`SQL_CACHE`)",
             "",
             "The service with its compiled-SQL cache (`service/compiled.py`, the default) beside the same "
-            "service with `SQL_CACHE=false` (peewee writes each read's SQL anew; everything else the same), "
+            "service with `SQL_CACHE=false` (peewee writes each statement's SQL anew; everything else the same), "
             "measured like service and floor above:",
             "",
             "| scenario | cached req/s | uncached req/s | cached/uncached | per round | p50 cached / uncached (ms) |",
@@ -1552,8 +1886,11 @@ def main():
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--model", help="use this worker model (label from MODELS) instead of measuring")
     parser.add_argument("--only", help="comma-separated scenario names, sql-cache for the cached/uncached "
-                                       f"comparison, or parts of Big collections ({', '.join(BIG_PARTS)}); "
+                                       "comparison, cost for the CPU per request in process, or parts of Big "
+                                       f"collections ({', '.join(BIG_PARTS)}); "
                                        "results.md not written")
+    parser.add_argument("--cost-before", metavar="REV", help="also measure the CPU per request of the service of "
+                                                             "git revision REV (a worktree of it), beside")
     parser.add_argument("--report", metavar="PATH", help="also write the report to PATH, whatever the run "
                                                           "(not with --only; never bench/results.md)")
     args = parser.parse_args()
@@ -1577,6 +1914,15 @@ def main():
         reset_writes(url)
         reset_versions(url, sizes)
         reset_big(url)
+        datasets, collections = reset_pools(url)
+        log(f"pools taken back: {datasets:,} datasets, {collections:,} collections")
+        if seed_v2(url, sizes):
+            conn = psycopg2.connect(url)
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("VACUUM ANALYZE")
+            conn.close()
+            log("seed_v2.sql run again")
     else:
         log(f"seeding {args.database}: {sizes}")
         seed_seconds = seed_database(args.admin_url, args.database, sizes, env)
@@ -1592,14 +1938,21 @@ def main():
         f"{table} +{inserted} inserted, {updated} updated ({added:+} rows)"
         for table, (inserted, updated, added) in one_v1.items()))
     cursors, depths = make_cursors(in_process, sizes)
-    SCENARIOS[:] = [(name, title, kind, path.format(**cursors)) for name, title, kind, path in SCENARIOS]
+    for name, value in cursors.items():
+        SCENARIOS[:] = [(n, title, kind, path.replace(f"{{{name}}}", value)) for n, title, kind, path in SCENARIOS]
     log(f"cursors made: D2 of `large` after row {depths['d2']:,}, M1 of `million` after position {depths['m1']:,}")
+    POOL_SIZES.update({name: sizes[spec.pool] for name, spec in NUMBERED.items() if spec.pool})
+    for name, spec in NUMBERED.items():  # the body templates of the `seq` scenarios, for load.lua
+        if spec.body:
+            BODY_FILES[name] = str(Path(log_dir) / f"{name}.json")
+            Path(BODY_FILES[name]).write_text(spec.body)
     BODIES["lookup"] = {"nodeIds": lookup_ids(sizes)}
     BODY_FILES["lookup"] = str(Path(log_dir) / "lookup.json")
     Path(BODY_FILES["lookup"]).write_text(json.dumps(BODIES["lookup"]))
     only = set(args.only.split(",")) if args.only else None
     # --only: the check covers the scenarios named and those whose statements the EXPLAINs read
-    work = check_same_work(in_process, only and only | EXPLAINED)
+    # the cost step measures every scenario checked
+    work = check_same_work(in_process, None if not only or "cost" in only else only | EXPLAINED)
     log("the floor sends the same statements and writes the same bytes")
     plans = explain(url, work)
     for name, plan in plans.items():
@@ -1617,6 +1970,17 @@ def main():
         f"{stored['version_collection_rows']} B; on disk per version "
         f"{stored['version_disk']['total'] + stored['version_collection_disk']['total']:,.0f} B; per member row "
         f"{stored['member_disk']['total']:.0f} B current, {stored['removed_disk']['total']:.0f} B removed")
+
+    cost_found = None
+    if not only or "cost" in only:
+        log("CPU per request in process (bench/cost.py), service and floor, and under callgrind"
+            + (f"; the service of {args.cost_before} too" if args.cost_before else ""))
+        cost_found = measure_cost(work, token, env, args.cost_before)
+        for name, per in cost_found["now"]["cpu_us"].items():
+            counted = cost_found["now"]["instructions"]
+            log(f"{name}: service {per['service']:,.0f} µs, floor {per['floor']:,.0f} µs of CPU per request"
+                + (f"; {counted[name + '/service']:,.0f} and {counted[name + '/floor']:,.0f} instructions"
+                   if name + "/service" in counted else ""))
 
     scenarios = {s[0]: s for s in SCENARIOS}
     models = []
@@ -1663,8 +2027,8 @@ def main():
             r["queries"], r["bytes"] = work[name][0], work[name][1]
             results[name] = r
             log(f"{name}: service {r['service']['rps']:.0f} req/s, floor {r['floor']['rps']:.0f} req/s, "
-                f"ratio {r['service']['rps'] / r['floor']['rps']:.2f}; p50 {r['service']['p50_ms']:.2f} / "
-                f"{r['floor']['p50_ms']:.2f} ms")
+                f"ratio {r['service']['rps'] / r['floor']['rps']:.2f}{held(name, r)}; p50 "
+                f"{r['service']['p50_ms']:.2f} / {r['floor']['p50_ms']:.2f} ms")
         version_results, version_sizes, timings = {}, {}, {}
         for name, title, kind, path, floored, connections, least in VERSION_SCENARIOS:
             if only and name not in only:
@@ -1684,7 +2048,7 @@ def main():
             version_results[name] = r
             log(f"{name}: service {r['service']['rps']:.1f} req/s, p50 {r['service']['p50_ms']:.2f} ms"
                 + (f"; floor {r['floor']['rps']:.1f} req/s, p50 {r['floor']['p50_ms']:.2f} ms, ratio "
-                   f"{r['service']['rps'] / r['floor']['rps']:.2f}" if floored else "")
+                   f"{r['service']['rps'] / r['floor']['rps']:.2f}{held(name, r)}" if floored else "")
                 + f" ({connections} connection{'s' if connections > 1 else ''}, {run_seconds} s runs)")
         for name, count in TIMING_SAMPLES.items():
             if only and name not in only:
@@ -1711,7 +2075,8 @@ def main():
                     f"{w['seconds']:.1f} s; a page's median by tenth of the walk: "
                     + ", ".join(f"{x:.1f}" for x in w["tenths_ms"]) + " ms")
         if not only or R2[0] in only:
-            r = big["R2"] = measure_r2(service, url, token, work, seconds, rounds, f"R2-{secrets.token_hex(2)}")
+            r = big["R2"] = measure_r2(service, floor, url, token, work, seconds, rounds,
+                                       f"R2-{secrets.token_hex(2)}")
             log(f"R2: {r['service']['rps']:.1f} req/s, p50 {r['service']['p50_ms']:.1f} ms (1 connection); db median "
                 f"{r['timing']['db_ms']:.1f} ms; {r['held']:,} of {LOOKUP_IDS:,} IDs held")
         sql_cache = {}
@@ -1750,14 +2115,15 @@ def main():
            "model_seconds": model_seconds, "results": results, "models": models, "chosen": chosen, "plans": plans,
            "sql_cache": sql_cache, "versions": version_results, "one_v1": one_v1, "stored": stored,
            "version_sizes": version_sizes, "timings": timings, "version_plans": version_plans, "big": big,
-           "big_plans": big_plans}
+           "big_plans": big_plans, "cost": cost_found, "cost_before": args.cost_before}
     if args.report and only:  # the section Big collections alone, with what this run measured of it
         out = Path(args.report).resolve()
         if out == (BENCH / "results.md").resolve():
             raise SystemExit("--report: bench/results.md is written by a full run only")
-        out.write_text("\n".join(big_section(ctx, command="bench/run " + " ".join(
-            f"'{a}'" if " " in a else a for a in sys.argv[1:] if a != "--report" and a != args.report))))
-        log(f"wrote the section Big collections alone to {out}")
+        command = "bench/run " + " ".join(f"'{a}'" if " " in a else a for a in sys.argv[1:]
+                                          if a != "--report" and a != args.report)
+        out.write_text("\n".join((cost_section(ctx) if cost_found else []) + big_section(ctx, command=command)))
+        log(f"wrote the sections CPU per request (with cost) and Big collections alone to {out}")
     if args.report and not only:
         out = Path(args.report).resolve()
         if out == (BENCH / "results.md").resolve():

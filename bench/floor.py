@@ -4,13 +4,20 @@ SQL statements as the service (bench/bench.py checks the text of every statement
 the service's own before measuring) and writes the same JSON bytes, with the same
 Server-Timing and X-Request-ID headers.
 
-It verifies the bearer token (HS256, `sub`, `exp` and a `namespaces` list), checks the
-bodies it takes with plain Python, verifies and makes the lists' cursors (an HMAC keyed from
-the token secret, as the service's), and keeps at most DB_POOL_SIZE open connections per
-process, as the service does, with the same session settings. D3 streams its members as the
+It verifies the bearer token (HS256, `sub`, `exp` and a `namespaces` list; a namespace outside
+them is looked up with the scope, as the service does, and is a 404), checks the bodies and the
+query arguments it takes with plain Python, verifies and makes the lists' cursors (an HMAC keyed
+from the token secret, as the service's), computes the same ETags (and answers If-Match with a
+412 on the writes), and keeps at most DB_POOL_SIZE open connections per process, as the service
+does, with the same session settings. A write runs in a transaction as the service's does (BEGIN,
+COMMIT, or ROLLBACK on a failure: a 404, a 409, a 412). D3 and C3 stream their members as the
 service does: a cursor of the database read 32 rows at a time, the body written in pieces of
-about 64 KiB. It serves only D1, D2, D3, C5, M1 and V3 and is not a product: any other path is
-a 404.
+about 64 KiB.
+
+It serves N2, N3, P2, P3, D1–D5, C2–C6, M1 and V3 here, and the v2 endpoints through
+bench/floor_v2.py (its ROUTES, tried after these: V1, V2, V4, T1–T4, R1, R2, C1). It is not a
+product: any other path is a 404, and it answers the error cases as far as the benchmark's
+check needs (the 400 of a bad body or query, the 404 of a missing row, the 409 of a name taken).
 
     gunicorn bench.floor:app    (from the repository root; DATABASE_URL, JWT_SECRET_KEY as for the service)
 """
@@ -28,6 +35,7 @@ import secrets
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -35,12 +43,30 @@ import jwt
 import psycopg2
 from psycopg2.extensions import TRANSACTION_STATUS_IDLE
 
-NAMESPACE = ('SELECT "t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."slug", '
-             '"t1"."name" FROM "namespace" AS "t1" WHERE (("t1"."slug" = %s) AND ("t1"."deleted_at" IS NULL)) '
-             'LIMIT %s')
-PROJECT = ('SELECT "t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."namespace_id", '
-           '"t1"."slug", "t1"."name", "t1"."description", "t1"."dataset_count" FROM "project" AS "t1" '
+_NAMESPACE_COLUMNS = '"t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."slug", "t1"."name"'
+NAMESPACE = ('SELECT ' + _NAMESPACE_COLUMNS + ' FROM "namespace" AS "t1" WHERE (("t1"."slug" = %s) AND '
+             '("t1"."deleted_at" IS NULL)) LIMIT %s')
+# A token for some namespaces: the lookup also holds the namespace to them (out of scope: no row, as missing).
+_IN_SCOPE = '"t1"."slug" = ANY(%s::text[])'
+NAMESPACE_SCOPED = ('SELECT ' + _NAMESPACE_COLUMNS + ' FROM "namespace" AS "t1" WHERE ((("t1"."slug" = %s) AND '
+                    '("t1"."deleted_at" IS NULL)) AND ' + _IN_SCOPE + ') LIMIT %s')
+_PROJECT_COLUMNS = ('"t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."namespace_id", '
+                    '"t1"."slug", "t1"."name", "t1"."description", "t1"."dataset_count"')
+PROJECT = ('SELECT ' + _PROJECT_COLUMNS + ' FROM "project" AS "t1" '
            'WHERE ((("t1"."namespace_id" = %s) AND ("t1"."slug" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
+
+
+def _list_page(columns, table, where, after, extra="", joins=""):
+    """The statement of a page of a list (N2, P2, C2: data.page_query): the total counted under
+    `where` in a one-row subquery, the page's rows (by creation, then id; after the cursor's
+    row when `after`) left-joined to it, so that a page past the end still brings the total."""
+    ids_where = "(" + where + " AND " + _AFTER + ")" if after else where
+    return (f'SELECT {columns}, "counted"."total"{extra} FROM (SELECT COUNT(*) AS "total" FROM "{table}" AS "t1" '
+            f'WHERE {where}) AS "counted" LEFT OUTER JOIN "{table}" AS "t1" ON ("t1"."id" IN (SELECT "t1"."id" '
+            f'FROM "{table}" AS "t1" WHERE {ids_where} ORDER BY "t1"."created_at", "t1"."id" LIMIT %s OFFSET %s))'
+            f'{joins} ORDER BY "t1"."created_at", "t1"."id"')
+
+
 _DATASET_COLUMNS = ('"t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."namespace_id", '
                     '"t1"."project_id", "t1"."name", "t1"."description", "t1"."tags", "t1"."metadata", '
                     '"t1"."version_count", "t1"."created_by", "t1"."updated_by", "t1"."deleted_by"')
@@ -94,8 +120,66 @@ _COLLECTION = (
     'LEFT OUTER JOIN "dataset" AS "t2" '
     'ON ("t1"."dataset_id" = "t2"."id") WHERE (((("t1"."namespace_id" = %s) AND ("t1"."project_id" = %s)) '
     'AND ("t1"."name" = %s)) AND ("t1"."deleted_at" IS NULL)) LIMIT %s')
-COLLECTION = _COLLECTION  # M1 query 3
-COLLECTION_FOR_UPDATE = _COLLECTION + ' FOR UPDATE OF "t1"'  # C5 query 3
+COLLECTION = _COLLECTION  # M1 and C3 query 3
+COLLECTION_FOR_UPDATE = _COLLECTION + ' FOR UPDATE OF "t1"'  # C4 and C5 query 3
+# N2 and P2: a page of the namespaces (all, or those of the token's scope), of a namespace's projects.
+_LIVE = '("t1"."deleted_at" IS NULL)'
+_SCOPED = '(' + _LIVE + ' AND ' + _IN_SCOPE + ')'
+NAMESPACE_PAGES = {(scoped, after): _list_page(_NAMESPACE_COLUMNS, "namespace", _SCOPED if scoped else _LIVE, after)
+                   for scoped in (False, True) for after in (False, True)}
+_LIVE_PROJECTS = '(("t1"."namespace_id" = %s) AND ("t1"."deleted_at" IS NULL))'
+PROJECT_PAGES = {after: _list_page(_PROJECT_COLUMNS, "project", _LIVE_PROJECTS, after) for after in (False, True)}
+# C2: a page of a project's collections (all, the standalone ones, or those of a dataset looked up
+# inside the statement), each with its dataset's name.
+_COLLECTION_COLUMNS = ('"t1"."id", "t1"."created_at", "t1"."updated_at", "t1"."deleted_at", "t1"."namespace_id", '
+                       '"t1"."project_id", "t1"."dataset_id", "t1"."member_count", "t1"."member_seq", "t1"."name", '
+                       '"t1"."change_seq", "t1"."created_by", "t1"."updated_by", "t1"."deleted_by", '
+                       '"t1"."former_dataset_id", "t1"."former_dataset_name", "t1"."purged_at"')
+_LIVE_COLLECTIONS = '((("t1"."namespace_id" = %s) AND ("t1"."project_id" = %s)) AND ("t1"."deleted_at" IS NULL))'
+_DATASET_ID = ('SELECT "t2"."id" FROM "dataset" AS "t2" WHERE (((("t2"."namespace_id" = %s) AND '
+               '("t2"."project_id" = %s)) AND ("t2"."name" = %s)) AND ("t2"."deleted_at" IS NULL))')
+_OWNER = ', "owner"."name" AS "dataset_name"'
+_OWNER_JOIN = ' LEFT OUTER JOIN "dataset" AS "owner" ON ("t1"."dataset_id" = "owner"."id")'
+COLLECTION_PAGES = {
+    (which, after): _list_page(
+        _COLLECTION_COLUMNS, "collection",
+        {"all": _LIVE_COLLECTIONS, "standalone": "(" + _LIVE_COLLECTIONS + ' AND ("t1"."dataset_id" IS NULL))',
+         "dataset": "(" + _LIVE_COLLECTIONS + ' AND ("t1"."dataset_id" = (' + _DATASET_ID + ')))'}[which], after,
+        _OWNER + (', (' + _DATASET_ID + ') AS "found_dataset_id"' if which == "dataset" else ""), _OWNER_JOIN)
+    for which in ("all", "standalone", "dataset") for after in (False, True)}
+# D4: the dataset with its collections' state, held for the change; the change, by the fields the
+# body has (in the order of the model's fields), its row returned.
+DATASET_WITH_STATE_FOR_UPDATE = DATASET_WITH_STATE + ' FOR UPDATE'
+_DATASET_RETURNING = _DATASET_COLUMNS.replace('"t1".', '"dataset".')
+_DATASET_FIELDS = ("name", "description", "tags", "metadata")
+UPDATE_DATASET = ('UPDATE "dataset" SET "updated_at" = %s, {sets}"updated_by" = %s WHERE (("dataset"."id" = %s) AND '
+                  '("dataset"."deleted_at" IS NULL)) RETURNING ' + _DATASET_RETURNING)
+# D5: the dataset marked deleted, returned with its collections' state (for If-Match); then its
+# collections made standalone, remembering it.
+DELETE_DATASET = (
+    'UPDATE "dataset" SET "deleted_at" = %s, "deleted_by" = %s WHERE (((("dataset"."namespace_id" = %s) AND '
+    '("dataset"."project_id" = %s)) AND ("dataset"."name" = %s)) AND ("dataset"."deleted_at" IS NULL)) RETURNING '
+    + _DATASET_RETURNING + ', ARRAY(SELECT (((("t1"."id" || %s) || CAST("t1"."change_seq" AS text)) || %s) || '
+    '"t1"."name") AS "part" FROM "collection" AS "t1" WHERE ((("t1"."namespace_id" = "dataset"."namespace_id") AND '
+    '("t1"."dataset_id" = "dataset"."id")) AND ("t1"."deleted_at" IS NULL)) ORDER BY "t1"."created_at", "t1"."id") '
+    'AS "collections_state"')
+DETACH_COLLECTIONS = ('UPDATE "collection" SET "updated_at" = %s, "dataset_id" = %s, "updated_by" = %s, '
+                      '"former_dataset_id" = %s WHERE ((("collection"."namespace_id" = %s) AND '
+                      '("collection"."dataset_id" = %s)) AND ("collection"."deleted_at" IS NULL))')
+# C4: the dataset it moves to (held, so that a D5 does not detach it meanwhile), the collection
+# (held), the change, by the fields the body has (in the order of the model's fields).
+DATASET_FOR_SHARE = DATASET + ' FOR SHARE'
+_COLLECTION_RETURNING = _COLLECTION_COLUMNS.replace('"t1".', '"collection".')
+UPDATE_COLLECTION_FIELDS = ('UPDATE "collection" SET "updated_at" = %s, {sets}"updated_by" = %s{former} '
+                            'WHERE ("collection"."id" = %s) RETURNING ' + _COLLECTION_RETURNING)
+# C6: the collection marked deleted, out of its dataset, whose id and name it remembers; returned
+# with that name (for If-Match).
+DELETE_COLLECTION = (
+    'UPDATE "collection" SET "deleted_at" = %s, "dataset_id" = %s, "deleted_by" = %s, "former_dataset_id" = '
+    '"collection"."dataset_id", "former_dataset_name" = (SELECT "t1"."name" FROM "dataset" AS "t1" WHERE '
+    '("t1"."id" = "collection"."dataset_id")) WHERE (((("collection"."namespace_id" = %s) AND '
+    '("collection"."project_id" = %s)) AND ("collection"."name" = %s)) AND ("collection"."deleted_at" IS NULL)) '
+    'RETURNING ' + _COLLECTION_RETURNING + ', "collection"."former_dataset_name" AS "dataset_name"')
 # M1: a page of the current members by position, after the cursor's position.
 _MEMBERS = ('SELECT "t1"."node_id", "t1"."position" FROM "member" AS "t1" WHERE {where} '
             'ORDER BY "t1"."position" LIMIT %s')
@@ -138,11 +222,22 @@ VERSION_COLLECTIONS = (
     'FROM "version_collection" AS "t1" WHERE (("t1"."namespace_id" = %s) AND ("t1"."version_id" = %s)) '
     'ORDER BY "t1"."created_at", "t1"."collection_id"')
 
-_PREFIX = r"^/namespaces/(?P<slug>[a-z0-9-]+)/projects/(?P<project>[a-z0-9-]+)"
+_NAMESPACE = r"^/namespaces/(?P<slug>[a-z0-9-]+)"
+_PREFIX = _NAMESPACE + r"/projects/(?P<project>[a-z0-9-]+)"
 ROUTES = [
+    ("GET", re.compile(r"^/namespaces/?$"), "list_namespaces"),
+    ("GET", re.compile(_NAMESPACE + r"$"), "get_namespace"),
+    ("GET", re.compile(_NAMESPACE + r"/projects/?$"), "list_projects"),
+    ("GET", re.compile(_PREFIX + r"$"), "get_project"),
     ("GET", re.compile(_PREFIX + r"/datasets/?$"), "list_datasets"),
     ("POST", re.compile(_PREFIX + r"/datasets/?$"), "create_dataset"),
     ("GET", re.compile(_PREFIX + r"/datasets/(?P<name>[^/]+)$"), "get_dataset"),
+    ("PATCH", re.compile(_PREFIX + r"/datasets/(?P<name>[^/]+)$"), "update_dataset"),
+    ("DELETE", re.compile(_PREFIX + r"/datasets/(?P<name>[^/]+)$"), "delete_dataset"),
+    ("GET", re.compile(_PREFIX + r"/collections/?$"), "list_collections"),
+    ("GET", re.compile(_PREFIX + r"/collections/(?P<name>[^/]+)$"), "get_collection"),
+    ("PATCH", re.compile(_PREFIX + r"/collections/(?P<name>[^/]+)$"), "update_collection"),
+    ("DELETE", re.compile(_PREFIX + r"/collections/(?P<name>[^/]+)$"), "delete_collection"),
     ("GET", re.compile(_PREFIX + r"/datasets/(?P<name>[^/]+)/versions/(?P<number>[1-9][0-9]{0,8})$"), "get_version"),
     ("GET", re.compile(_PREFIX + r"/collections/(?P<name>[^/]+)/members$"), "list_members"),
     ("POST", re.compile(_PREFIX + r"/collections/(?P<name>[^/]+)/members$"), "change_members"),
@@ -201,12 +296,14 @@ class Request:
         (default: as counted): in the trace bench.py compares with the statements the service
         sends through peewee (the BEGIN of a streamed read is one, a C5's BEGIN is not)."""
         start = time.perf_counter()
-        self.cursor.execute(statement, params)
-        if counted:
-            self.seconds += time.perf_counter() - start
-            self.queries += 1
-        if trace is not None and (counted if traced is None else traced):
-            trace.append((statement, params))
+        try:
+            self.cursor.execute(statement, params)
+        finally:  # a statement that fails (a 409's) is sent, counted and traced as well, as the service's
+            if counted:
+                self.seconds += time.perf_counter() - start
+                self.queries += 1
+            if trace is not None and (counted if traced is None else traced):
+                trace.append((statement, params))
         return self.cursor
 
 
@@ -309,12 +406,20 @@ def _authenticate(environ):
     return claims["sub"], None if "*" in namespaces else set(namespaces)
 
 
-def _project(req, scope, slug, project_slug):
-    if scope is not None and slug not in scope:
-        raise Fail(404, "not_found", f"namespace '{slug}' not found")
-    namespace = req.sql(NAMESPACE, (slug, 1)).fetchone()
+def _namespace(req, scope, slug):
+    """Query 1 of every namespaced endpoint: the live namespace `slug`, held to the token's scope
+    (out of scope: the same statement, no row, the same 404 as a missing one)."""
+    if scope is None:
+        namespace = req.sql(NAMESPACE, (slug, 1)).fetchone()
+    else:
+        namespace = req.sql(NAMESPACE_SCOPED, (slug, sorted(scope), 1)).fetchone()
     if namespace is None:
         raise Fail(404, "not_found", f"namespace '{slug}' not found")
+    return namespace  # id, created_at, updated_at, deleted_at, slug, name
+
+
+def _project(req, scope, slug, project_slug):
+    namespace = _namespace(req, scope, slug)
     project = req.sql(PROJECT, (namespace[0], project_slug, 1)).fetchone()
     if project is None:
         raise Fail(404, "not_found", f"project '{project_slug}' not found")
@@ -336,6 +441,48 @@ def _cursor_arg(pairs):
     if values and not 1 <= len(values[-1]) <= 512:
         raise Fail(400, "validation_error", "cursor: Invalid value.")
     return values[-1] if values else None
+
+
+def _window(environ, pairs, filters=()):
+    """A list's query (page, pageSize, cursor and the list's own `filters`; anything else is a 400):
+    (page, page size, the cursor's values or (), the list's key)."""
+    if any(k not in ("page", "pageSize", "cursor", *filters) for k, _ in pairs):
+        raise Fail(400, "validation_error", "unknown argument")
+    page, page_size = _page_arg(pairs, "page", 1, 10_000_000), min(_page_arg(pairs, "pageSize", 50), 200)
+    cursor = _cursor_arg(pairs)
+    if cursor is not None and any(k == "page" for k, _ in pairs):
+        raise Fail(400, "validation_error", "Give either page or cursor, not both.")
+    key = _list_key(environ, pairs)
+    return page, page_size, _decode_cursor(cursor, key) if cursor is not None else (), key
+
+
+def _limits(page, page_size, after):
+    """LIMIT and OFFSET of a page: one row more than the page, to tell whether another follows."""
+    return page_size + 1, 0 if after else (page - 1) * page_size
+
+
+def _list_body(req, environ, pairs, key, name, items, rows, total, page, page_size, after):
+    """The list envelope of `rows` (the page's rows with one more, id and created_at first), each
+    made an item by `items`, with the next page's cursor (and Link) when a page follows."""
+    shown = [row for row in rows if row[0] is not None]
+    last = shown[page_size - 1] if len(shown) > page_size else None
+    next_cursor = _next_cursor(req, environ, pairs, key, last and (last[1], last[0]))
+    return {name: [items(row) for row in shown[:page_size]], "page": None if after else page, "pageSize": page_size,
+            "total": total, "totalPages": math.ceil(total / page_size), "nextCursor": next_cursor}
+
+
+def _require(environ, tag):
+    """A 412 unless If-Match, when sent, names `tag` (or is "*"), as the service's etags.require."""
+    sent = environ.get("HTTP_IF_MATCH")
+    if sent is not None and sent.strip() != "*" and f'"{tag}"' not in [t.strip() for t in sent.split(",")]:
+        raise Fail(412, "precondition_failed", "If-Match does not name the current representation")
+
+
+def _name_arg(value, field):
+    if not isinstance(value, str) or not 1 <= len(value) <= 128 or _BAD_NAME.search(value) \
+            or value != value.strip() or value in (".", ".."):
+        raise Fail(400, "validation_error", f"{field}: Invalid value.")
+    return value
 
 
 def _body(environ):
@@ -473,8 +620,7 @@ def change_members(req, environ, scope, slug, project, name):
     if len(add) + len(remove) > 10_000 or set(add) & set(remove):
         raise Fail(400, "validation_error", "_schema: Invalid value.")
     project = _project(req, scope, slug, project)
-    req.sql("BEGIN", counted=False)
-    try:
+    with transaction(req):
         row = req.sql(COLLECTION_FOR_UPDATE, (project[4], project[0], name, 1)).fetchone()
         if row is None:
             raise Fail(404, "not_found", f"collection '{name}' not found")
@@ -484,11 +630,210 @@ def change_members(req, environ, scope, slug, project, name):
         if added or removed:
             row = req.sql(UPDATE_COLLECTION, (_now(), added, removed, len(add), 1, req.subject, row[0])).fetchone() \
                 + row[17:]
-        req.sql("COMMIT", counted=False)
-    except BaseException:
-        req.sql("ROLLBACK", counted=False)
-        raise
     return 200, _collection(row, row[17])
+
+
+def _namespace_item(row):
+    return {"id": row[0], "slug": row[4], "name": row[5], "createdAt": _timestamp(row[1]),
+            "updatedAt": _timestamp(row[2])}
+
+
+def _project_item(row):
+    return {"id": row[0], "namespaceId": row[4], "slug": row[5], "name": row[6], "description": row[7],
+            "createdAt": _timestamp(row[1]), "updatedAt": _timestamp(row[2])}
+
+
+def _dataset_etag(row, state):
+    return _etag("dataset", row[0], row[6], row[7], row[8], row[9], row[1], row[2], row[11], row[12], row[5], state)
+
+
+def _collection_etag(row, dataset_name):
+    return _etag("collection", row[0], row[9], row[5], dataset_name, row[7], row[1], row[2], row[11], row[12], row[10])
+
+
+def list_namespaces(req, environ, scope):
+    pairs = _query(environ)
+    page, page_size, after, key = _window(environ, pairs)
+    scoped = () if scope is None else (sorted(scope),)
+    rows = req.sql(NAMESPACE_PAGES[bool(scoped), bool(after)],
+                   scoped + scoped + after + _limits(page, page_size, after)).fetchall()
+    return 200, _list_body(req, environ, pairs, key, "namespaces", _namespace_item, rows, rows[0][6], page,
+                           page_size, after)
+
+
+def get_namespace(req, environ, scope, slug):
+    body = _namespace_item(_namespace(req, scope, slug))
+    req.etag = _etag(body)
+    return 200, body
+
+
+def list_projects(req, environ, scope, slug):
+    pairs = _query(environ)
+    page, page_size, after, key = _window(environ, pairs)
+    namespace = _namespace(req, scope, slug)
+    rows = req.sql(PROJECT_PAGES[bool(after)],
+                   (namespace[0], namespace[0]) + after + _limits(page, page_size, after)).fetchall()
+    return 200, _list_body(req, environ, pairs, key, "projects", _project_item, rows, rows[0][9], page, page_size,
+                           after)
+
+
+def get_project(req, environ, scope, slug, project):
+    body = _project_item(_project(req, scope, slug, project))
+    req.etag = _etag(body)
+    return 200, body
+
+
+def list_collections(req, environ, scope, slug, project):
+    pairs = _query(environ)
+    page, page_size, after, key = _window(environ, pairs, ("dataset", "standalone"))
+    dataset = [v for k, v in pairs if k == "dataset"]
+    standalone = [v for k, v in pairs if k == "standalone"]
+    if standalone and standalone[-1] not in ("true", "false"):
+        raise Fail(400, "validation_error", "standalone: Must be true or false.")
+    standalone = bool(standalone) and standalone[-1] == "true"
+    dataset = _name_arg(dataset[-1], "dataset") if dataset else None
+    if dataset is not None and standalone:
+        raise Fail(400, "validation_error", "Give either dataset or standalone=true, not both.")
+    project = _project(req, scope, slug, project)
+    where = (project[4], project[0])
+    if standalone or dataset is None:
+        params = where + where + after
+    else:
+        named = where + (dataset,)
+        params = named + where + named + where + named + after
+    which = "standalone" if standalone else "all" if dataset is None else "dataset"
+    rows = req.sql(COLLECTION_PAGES[which, bool(after)], params + _limits(page, page_size, after)).fetchall()
+    if which == "dataset" and rows[0][19] is None:
+        raise Fail(404, "not_found", f"dataset '{dataset}' not found")
+    return 200, _list_body(req, environ, pairs, key, "collections", lambda row: _collection(row, row[18]), rows,
+                           rows[0][17], page, page_size, after)
+
+
+def get_collection(req, environ, scope, slug, project, name):
+    project = _project(req, scope, slug, project)
+    row = req.sql(COLLECTION, (project[4], project[0], name, 1)).fetchone()
+    if row is None:
+        raise Fail(404, "not_found", f"collection '{name}' not found")
+    req.etag = _collection_etag(row, row[17])
+    rows = _stream(req, MEMBER_CHUNKS.format(which="id"), (row[4], row[0]))
+    # The head as the service writes it: the collection without `members`, its closing brace cut.
+    head = json.dumps(_collection(row, row[17]), separators=(",", ":"))[:-1] + ',"members":['
+    return 200, Streamed(head, _member_lists(rows, grouped=False), "]}", rows)
+
+
+def update_dataset(req, environ, scope, slug, project, name):
+    body = _body(environ)
+    if set(body) - set(_DATASET_FIELDS):
+        raise Fail(400, "validation_error", "unknown field")
+    changes = {}
+    if "name" in body:
+        changes["name"] = _name_arg(body["name"], "name")
+    if "description" in body:
+        description = body["description"]
+        if description is not None and (not isinstance(description, str) or len(description) > 2000):
+            raise Fail(400, "validation_error", "description: Invalid value.")
+        changes["description"] = description
+    if "tags" in body:
+        changes["tags"] = json.dumps(_strings(body["tags"], "tags", 1, 64, most=64), ensure_ascii=False,
+                                     separators=(",", ":"))
+    if "metadata" in body:
+        metadata = body["metadata"]
+        if metadata is not None and not isinstance(metadata, dict):
+            raise Fail(400, "validation_error", "metadata: Must be a JSON object or null.")
+        changes["metadata"] = None if metadata is None else json.dumps(metadata, ensure_ascii=False,
+                                                                       separators=(",", ":"))
+    project = _project(req, scope, slug, project)
+    with transaction(req):
+        row = req.sql(DATASET_WITH_STATE_FOR_UPDATE, (":", ":", project[4], project[0], name, 1)).fetchone()
+        if row is None:
+            raise Fail(404, "not_found", f"dataset '{name}' not found")
+        state = row[14]
+        _require(environ, _dataset_etag(row, state))
+        if changes:
+            fields = [field for field in _DATASET_FIELDS if field in changes]
+            sets = "".join(f'"{field}" = %s, ' for field in fields)
+            try:
+                row = req.sql(UPDATE_DATASET.format(sets=sets), (_now(), *(changes[f] for f in fields), req.subject,
+                                                                 row[0])).fetchone()
+            except psycopg2.IntegrityError:
+                raise Fail(409, "conflict", f"dataset '{changes['name']}' already exists") from None
+    req.etag = _dataset_etag(row, state)
+    return 200, _dataset(row)
+
+
+def delete_dataset(req, environ, scope, slug, project, name):
+    project = _project(req, scope, slug, project)
+    with transaction(req):
+        row = req.sql(DELETE_DATASET, (_now(), req.subject, project[4], project[0], name, ":", ":")).fetchone()
+        if row is None:
+            raise Fail(404, "not_found", f"dataset '{name}' not found")
+        _require(environ, _dataset_etag(row, row[14]))  # the delete is undone if stale
+        req.sql(DETACH_COLLECTIONS, (_now(), None, req.subject, row[0], project[4], row[0]))
+    return 200, {"success": True}
+
+
+def update_collection(req, environ, scope, slug, project, name):
+    body = _body(environ)
+    if set(body) - {"name", "dataset"}:
+        raise Fail(400, "validation_error", "unknown field")
+    if "name" in body:
+        _name_arg(body["name"], "name")
+    if body.get("dataset") is not None:
+        _name_arg(body["dataset"], "dataset")
+    project = _project(req, scope, slug, project)
+    with transaction(req):
+        # The dataset before the collection, as the service takes them.
+        dataset = None
+        if body.get("dataset"):
+            dataset = req.sql(DATASET_FOR_SHARE, (project[4], project[0], body["dataset"], 1)).fetchone()
+            if dataset is None:
+                raise Fail(404, "not_found", f"dataset '{body['dataset']}' not found")
+        row = req.sql(COLLECTION_FOR_UPDATE, (project[4], project[0], name, 1)).fetchone()
+        if row is None:
+            raise Fail(404, "not_found", f"collection '{name}' not found")
+        dataset_name = row[17]
+        _require(environ, _collection_etag(row, dataset_name))
+        sets, values = "", []
+        if "dataset" in body:
+            sets, dataset_name = '"dataset_id" = %s, ', dataset and dataset[6]
+            values.append(dataset and dataset[0])
+        if "name" in body:
+            sets += '"name" = %s, '
+            values.append(body["name"])
+        if values:
+            # a moved collection forgets the dataset it was detached from
+            former = ', "former_dataset_id" = %s' if "dataset" in body else ""
+            try:
+                row = req.sql(UPDATE_COLLECTION_FIELDS.format(sets=sets, former=former),
+                              (_now(), *values, req.subject, *([None] if former else []), row[0])).fetchone()
+            except psycopg2.IntegrityError:
+                raise Fail(409, "conflict", f"collection '{body['name']}' already exists") from None
+    req.etag = _collection_etag(row, dataset_name)
+    return 200, _collection(row, dataset_name)
+
+
+def delete_collection(req, environ, scope, slug, project, name):
+    project = _project(req, scope, slug, project)
+    with transaction(req):
+        row = req.sql(DELETE_COLLECTION, (_now(), None, req.subject, project[4], project[0], name)).fetchone()
+        if row is None:
+            raise Fail(404, "not_found", f"collection '{name}' not found")
+        _require(environ, _collection_etag(row, row[17]))  # the delete is undone if stale
+    return 200, {"success": True}
+
+
+@contextmanager
+def transaction(req):
+    """One atomic write, as peewee's: BEGIN, then COMMIT, or ROLLBACK on any failure, on the
+    request's connection; neither counted nor traced."""
+    req.sql("BEGIN", counted=False)
+    try:
+        yield
+    except BaseException:
+        if not req.conn.closed:
+            req.sql("ROLLBACK", counted=False)
+        raise
+    req.sql("COMMIT", counted=False)
 
 
 class Streamed:
@@ -611,11 +956,18 @@ def _respond(start_response, status, body, req=None):
     return _Body(body, req) if streamed else [data]
 
 
+def _more_routes():
+    """The routes of bench/floor_v2.py (the v2 endpoints), imported once it has loaded this module."""
+    from bench import floor_v2
+
+    return floor_v2.ROUTES
+
+
 def app(environ, start_response):
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
     if path == "/healthz":
         return _respond(start_response, 200, {"status": "ok"})
-    for route_method, pattern, handler in ROUTES:  # noqa: B007  # handler is read after the loop
+    for route_method, pattern, handler in ROUTES + _more_routes():  # noqa: B007  # handler is read after the loop
         match = pattern.match(path)
         if match and route_method == method:
             break
@@ -625,7 +977,8 @@ def app(environ, start_response):
     try:
         subject, scope = _authenticate(environ)
         req = Request(subject)
-        status, body = globals()[handler](req, environ, scope, **match.groupdict())
+        handler = globals()[handler] if isinstance(handler, str) else handler
+        status, body = handler(req, environ, scope, **match.groupdict())
     except Fail as e:
         status, body = e.status, {"error": {"code": e.code, "message": e.message}}
     except psycopg2.Error:

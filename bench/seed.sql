@@ -10,6 +10,15 @@
 -- second half of `half-a` being the first half of `half-b` (C1 `from`: union, intersection and
 -- difference); the collections C1 makes there are bench.py's to delete.
 --
+-- Around them, for the lists and the writes that consume a row each: 49 namespaces more
+-- (`team-01` … `team-49`: N2's first page holds 50), and projects `archive-01` … in `bench`
+-- up to 50 in all (P2's first page). Dataset `edited` of `writes` (20 empty collections) takes
+-- D4's changes. Project `pools` holds what the writes that consume a row per request take,
+-- %(pool)s of each (bench.py numbers a run's requests 1, 2, … and takes the pools back on
+-- --reuse-db): datasets `doomed-1` … (D5), each with one collection `part-N` (which its
+-- deletion makes standalone); collections `doomed-1` … of dataset `holder` (C6); standalone
+-- collections `rename-1` … (C4 renames `rename-N` to `renamed-N`).
+--
 -- Schema version 4: every member row is one added at change 0 (added_seq 0) and not removed
 -- (removed_seq null); no collection has changed yet (change_seq 0), no dataset has a version
 -- (version_count 0).
@@ -73,6 +82,56 @@ VALUES ('c-inbox', '2026-02-01', '2026-02-01', 'ns-bench', 'p-writes', NULL, 0, 
         %(half_members)s, 'half-a', 0),
        ('c-half-b', '2026-02-01 00:00:02', '2026-02-01 00:00:02', 'ns-bench', 'p-big', NULL, %(half_members)s,
         %(half_members)s, 'half-b', 0);
+
+-- The other namespaces (N2), and the projects of `bench` beyond the five above and `pools` (P2).
+INSERT INTO namespace (id, created_at, updated_at, slug, name)
+SELECT 'ns-team-' || lpad(i::text, 2, '0'), timestamp '2026-01-01' + i * interval '1 minute',
+       timestamp '2026-01-01' + i * interval '1 minute', 'team-' || lpad(i::text, 2, '0'), 'Team ' || i
+FROM generate_series(1, 49) AS i;
+
+INSERT INTO project (id, created_at, updated_at, namespace_id, slug, name, description, dataset_count)
+VALUES ('p-pools', '2026-01-01', '2026-01-01', 'ns-bench', 'pools', 'Pools', 'What the writes consume', 0);
+
+INSERT INTO project (id, created_at, updated_at, namespace_id, slug, name, description, dataset_count)
+SELECT 'p-archive-' || lpad(i::text, 2, '0'), timestamp '2026-01-02' + i * interval '1 minute',
+       timestamp '2026-01-02' + i * interval '1 minute', 'ns-bench', 'archive-' || lpad(i::text, 2, '0'),
+       'Archive ' || i, CASE WHEN i %% 2 = 0 THEN 'Drives of quarter ' || i END, 0
+FROM generate_series(1, 50 - 6) AS i;
+
+-- D4: dataset `edited` of `writes`, with 20 collections (no members), as the small D3's.
+INSERT INTO dataset (id, created_at, updated_at, namespace_id, project_id, name, description, tags, metadata,
+                     version_count)
+VALUES ('dw-edited', '2026-01-01', '2026-01-01', 'ns-bench', 'p-writes', 'edited', 'Edited by the benchmark',
+        '["kind-1","site-1"]', '{"source":"bench"}', 0);
+
+INSERT INTO collection (id, created_at, updated_at, namespace_id, project_id, dataset_id,
+                        member_count, member_seq, name, change_seq)
+SELECT 'c-w-' || lpad(k::text, 2, '0'), timestamp '2026-02-01' + k * interval '1 second',
+       timestamp '2026-02-01' + k * interval '1 second', 'ns-bench', 'p-writes', 'dw-edited', 0, 0,
+       'edited-' || lpad(k::text, 2, '0'), 0
+FROM generate_series(1, 20) AS k;
+
+-- `pools`: datasets doomed-N (D5) and holder; collections part-N of doomed-N, doomed-N of holder
+-- (C6), rename-N standalone (C4). Their ids end in N (bench.py's reset reads the names from them).
+INSERT INTO dataset (id, created_at, updated_at, namespace_id, project_id, name, description, tags, metadata,
+                     version_count)
+SELECT 'dp-' || i, timestamp '2026-03-01' + i * interval '1 millisecond',
+       timestamp '2026-03-01' + i * interval '1 millisecond', 'ns-bench', 'p-pools', 'doomed-' || i,
+       'Deleted by the benchmark', '["kind-1"]', NULL, 0
+FROM generate_series(1, %(pool)s) AS i;
+
+INSERT INTO dataset (id, created_at, updated_at, namespace_id, project_id, name, description, tags, metadata,
+                     version_count)
+VALUES ('dp-holder', '2026-03-01', '2026-03-01', 'ns-bench', 'p-pools', 'holder', NULL, '[]', NULL, 0);
+
+INSERT INTO collection (id, created_at, updated_at, namespace_id, project_id, dataset_id,
+                        member_count, member_seq, name, change_seq)
+SELECT c.prefix || i, timestamp '2026-03-01' + i * interval '1 millisecond',
+       timestamp '2026-03-01' + i * interval '1 millisecond', 'ns-bench', 'p-pools',
+       CASE c.dataset WHEN 'own' THEN 'dp-' || i ELSE c.dataset END, 0, 0, c.label || i, 0
+FROM (VALUES ('c-dp-', 'own', 'part-'), ('c-dc-', 'dp-holder', 'doomed-'), ('c-rn-', NULL, 'rename-'))
+       AS c(prefix, dataset, label),
+     generate_series(1, %(pool)s) AS i;
 
 INSERT INTO member (namespace_id, collection_id, node_id, position, added_seq)
 SELECT 'ns-bench', c.id, 'clip-' || c.id || '/frame-' || lpad(j::text, 6, '0'), j, 0
