@@ -721,8 +721,8 @@ def check_same_work(service, names=None):
     """Every scenario once on the service (in process, statements captured with the
     database's query hook) and once on the floor: the same SQL text in the same order, the
     same response bytes (the same keys for the writes, whose IDs and times differ). C5's
-    removal is checked too (the 1,000 members its addition added, removed), and the versions
-    scenarios that have no floor, and R2, run on the service alone. A `seq` scenario's request
+    removal is checked too (the 1,000 members its addition added, removed), and so are the
+    versions scenarios and R2 (one marked without a floor would run on the service alone). A `seq` scenario's request
     takes the next number of its pool on each side (check_request). `names`: only these (and C5's
     removal with C5), for a run of --only. Returns {scenario: (queries per request, response
     bytes, [(sql, params)], seconds the service took in process)}."""
