@@ -60,6 +60,11 @@ def _compiled(build, args, shape):
     return sql, [args[slot] if isinstance(slot, int) else slot[0] for slot in slots]
 
 
+def _statement(build, args, shape):
+    """(sql, params) of `build(*args, **shape)`: compiled, or written by peewee with SQL_CACHE off."""
+    return _compiled(build, args, shape) if enabled else build(*args, **shape).sql()
+
+
 @lru_cache(maxsize=64)
 def _row_type(columns):
     return namedtuple("Row", columns)
@@ -68,7 +73,7 @@ def _row_type(columns):
 def rows(build, *args, **shape):
     """The rows of `build(*args, **shape)` as named tuples of its columns (row.id,
     row.created_at, ...), with the values its fields would give."""
-    sql, params = _compiled(build, args, shape) if enabled else build(*args, **shape).sql()
+    sql, params = _statement(build, args, shape)
     cursor = db.execute_sql(sql, params)
     row_type = _ROW_TYPES.get(sql)  # one SQL text, one set of columns
     if row_type is None:
@@ -83,7 +88,7 @@ def rows(build, *args, **shape):
 def values(build, *args, **shape):
     """The rows of `build(*args, **shape)` as plain tuples, for a long read of columns that need
     no conversion (text, integers): no named tuple made per row."""
-    sql, params = _compiled(build, args, shape) if enabled else build(*args, **shape).sql()
+    sql, params = _statement(build, args, shape)
     return db.execute_sql(sql, params).fetchall()
 
 
@@ -96,7 +101,7 @@ def first(build, *args, **shape):
 def execute(build, *args, **shape):
     """Run `build(*args, **shape)` (a write), its SQL written once per shape; returns the number
     of rows it changed."""
-    sql, params = _compiled(build, args, shape) if enabled else build(*args, **shape).sql()
+    sql, params = _statement(build, args, shape)
     return db.execute_sql(sql, params).rowcount
 
 
@@ -123,24 +128,23 @@ def _insert(*values, model, names):
 
 @lru_cache(maxsize=64)
 def _insert_layout(model, given_names):
-    """(the fields an insert of `given_names` writes, in the model's order, with the defaults
-    of those not given; its row type)."""
+    """(the fields an insert of `given_names` writes, in the model's order; their names; the
+    defaults of those not given; its row type)."""
     fields = [field for field in model._meta.sorted_fields
               if field.name in given_names or field in model._meta.defaults]
     defaults = [(field.name, model._meta.defaults[field]) for field in fields if field.name not in given_names]
-    return tuple(fields), tuple(defaults), _row_type(tuple(field.column_name for field in fields))
+    return (tuple(fields), tuple(field.name for field in fields), tuple(defaults),
+            _row_type(tuple(field.column_name for field in fields)))
 
 
 def insert(model, **values):
     """Insert one row of `model`, as Model.create does (the fields' defaults fill what is not
     given), its SQL written once per set of fields; returns the row as a read gives it (a named
     tuple of its columns)."""
-    fields, defaults, row_type = _insert_layout(model, tuple(values))
+    fields, names, defaults, row_type = _insert_layout(model, tuple(values))
     for name, default in defaults:
         values[name] = default() if callable(default) else default
-    names = tuple(field.name for field in fields)
     stored = [field.db_value(values[field.name]) for field in fields]
-    sql, params = _compiled(_insert, stored, {"model": model, "names": names}) if enabled \
-        else _insert(*stored, model=model, names=names).sql()
+    sql, params = _statement(_insert, stored, {"model": model, "names": names})
     db.execute_sql(sql, params)
     return row_type._make(values[name] for name in names)
