@@ -37,6 +37,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from urllib.parse import parse_qsl, quote, urlencode
 
 import jwt
@@ -956,18 +957,20 @@ def _respond(start_response, status, body, req=None):
     return _Body(body, req) if streamed else [data]
 
 
-def _more_routes():
-    """The routes of bench/floor_v2.py (the v2 endpoints), imported once it has loaded this module."""
+@cache
+def _routes():
+    """ROUTES, then those of bench/floor_v2.py (the v2 endpoints), which imports this module:
+    joined once, on the first request."""
     from bench import floor_v2
 
-    return floor_v2.ROUTES
+    return ROUTES + floor_v2.ROUTES
 
 
 def app(environ, start_response):
     method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
     if path == "/healthz":
         return _respond(start_response, 200, {"status": "ok"})
-    for route_method, pattern, handler in ROUTES + _more_routes():  # noqa: B007  # handler is read after the loop
+    for route_method, pattern, handler in _routes():  # noqa: B007  # handler is read after the loop
         match = pattern.match(path)
         if match and route_method == method:
             break
